@@ -1,0 +1,54 @@
+"""podium: orchestrate many agents working together on one goal.
+
+Layout: ``workflow`` (tasks and DAGs built in code), ``spec`` (workflow files), ``agents``,
+``orchestrator`` (the Python API), ``result``; the engine (``_engine``), the scheduler
+(``_scheduler``) and the graph analysis (``_graph``) are private.
+"""
+
+from .agents import Agent as Agent
+from .agents import AgentState as AgentState
+from .context import Context as Context
+from .errors import CapabilityError as CapabilityError
+from .errors import CycleError as CycleError
+from .errors import HandlerError as HandlerError
+from .errors import PodiumError as PodiumError
+from .errors import PodiumInternalError as PodiumInternalError
+from .errors import ResultError as ResultError
+from .errors import StoreError as StoreError
+from .errors import TaskFailed as TaskFailed
+from .errors import ValidationError as ValidationError
+from .orchestrator import Orchestrator as Orchestrator
+from .result import RunResult as RunResult
+from .result import RunStatus as RunStatus
+from .result import TaskResult as TaskResult
+from .result import TaskStatus as TaskStatus
+from .spec import load_workflow as load_workflow
+from .workflow import Retry as Retry
+from .workflow import Task as Task
+from .workflow import Workflow as Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentState",
+    "CapabilityError",
+    "Context",
+    "CycleError",
+    "HandlerError",
+    "Orchestrator",
+    "PodiumError",
+    "PodiumInternalError",
+    "ResultError",
+    "Retry",
+    "RunResult",
+    "RunStatus",
+    "StoreError",
+    "TaskFailed",
+    "TaskResult",
+    "TaskStatus",
+    "ValidationError",
+    "Workflow",
+    "__version__",
+    "load_workflow",
+]

@@ -1,0 +1,96 @@
+"""Every error podium raises on purpose.
+
+    PodiumError
+    ├── ValidationError (also ValueError)   a spec, graph or request is wrong
+    │   └── CycleError                       the workflow's graph has a cycle
+    ├── CapabilityError                      no agent can take a task
+    ├── HandlerError                         a handler cannot be imported or called
+    ├── TaskFailed                           a handler raised and its retries are spent
+    ├── ResultError (also TypeError)         a handler returned something that is not JSON
+    ├── StoreError                           a run store cannot be opened, read or written
+    └── PodiumInternalError                  an engine invariant broke: this is a podium bug
+
+Each error carries the place it is about as attributes (``file``, ``task``, ``field``), so the
+CLI and the server can render them; the message already names them and says what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CapabilityError",
+    "CycleError",
+    "HandlerError",
+    "PodiumError",
+    "PodiumInternalError",
+    "ResultError",
+    "StoreError",
+    "TaskFailed",
+    "ValidationError",
+]
+
+
+class PodiumError(Exception):
+    """Base class of every error podium raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        task: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.task = task
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The error as a JSON object, for `--json` output and HTTP responses."""
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "task": self.task,
+            "field": self.field,
+        }
+
+
+class ValidationError(PodiumError, ValueError):
+    """A workflow spec, graph or request is wrong; nothing has run."""
+
+
+class CycleError(ValidationError):
+    """The workflow's dependencies form a cycle; ``cycle`` lists it, first id repeated last."""
+
+    def __init__(self, message: str, *, cycle: list[str], **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.cycle = cycle
+
+
+class CapabilityError(PodiumError):
+    """No registered agent offers the capability (or name) a task asks for."""
+
+
+class HandlerError(PodiumError):
+    """A handler reference cannot be imported, or the object is not callable."""
+
+
+class TaskFailed(PodiumError):
+    """A task's handler failed and its retries are spent."""
+
+
+class ResultError(PodiumError, TypeError):
+    """A handler returned a value that is not JSON (results cross process boundaries)."""
+
+
+class StoreError(PodiumError):
+    """A run store cannot be opened, read or written."""
+
+
+class PodiumInternalError(PodiumError):
+    """An engine invariant broke. This is a podium bug: please report it with the traceback."""

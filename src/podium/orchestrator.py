@@ -1,0 +1,336 @@
+"""The Python API: register agents, run workflows, ask how things stand.
+
+>>> orch = podium.Orchestrator()
+>>> @orch.agent(name="researcher", capabilities=["research"], capacity=4)
+... async def research(ctx):
+...     return {"found": ctx.input["query"]}
+>>> result = orch.run_sync("flow.yaml")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ._engine import Run
+from ._scheduler import Strategy
+from .agents import Agent, AgentState
+from .errors import HandlerError, TaskFailed, ValidationError
+from .result import RunResult, TaskResult, TaskStatus
+from .workflow import Task, Workflow
+
+__all__ = ["Orchestrator"]
+
+_KEEP_RUNS = 100  # finished runs kept for status() lookups
+
+
+class Orchestrator:
+    """Registers agents and runs workflows on them.
+
+    ``strategy`` picks among capable agents: ``score`` (default), ``least_loaded``,
+    ``round_robin``, or any object with ``select(candidates, task)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: str | Strategy | None = None,
+        max_threads: int | None = None,
+    ) -> None:
+        self.agents: dict[str, Agent] = {}
+        self.strategy = strategy
+        self._max_threads = max_threads or min(64, (os.cpu_count() or 1) * 8)
+        self._pool: ThreadPoolExecutor | None = None
+        self._active: dict[str, Run] = {}
+        self._finished: OrderedDict[str, RunResult] = OrderedDict()
+        self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
+
+    # -- agents ----------------------------------------------------------------------------
+
+    def agent(
+        self,
+        name: str | None = None,
+        capabilities: Iterable[str] | None = None,
+        capacity: int | None = None,
+        **options: Any,
+    ) -> Callable[[Any], Any]:
+        """Decorator that registers a function (or a class) as an agent; returns it unchanged.
+
+        >>> @orch.agent(name="writer", capabilities=["write"], capacity=2)
+        ... async def write(ctx): ...
+        """
+
+        def register(obj: Any) -> Any:
+            self.register(obj, name=name, capabilities=capabilities, capacity=capacity, **options)
+            return obj
+
+        return register
+
+    def register(self, agent: Any, **options: Any) -> Agent:
+        """Register an `Agent`, an Agent subclass, a class with ``handle(ctx)`` or a callable."""
+        options = {k: v for k, v in options.items() if v is not None}
+        if isinstance(agent, Agent):
+            if options:
+                raise ValidationError(
+                    f"agent {agent.name!r} is already built; set its options in its constructor.",
+                    field="options",
+                )
+            built = agent
+        elif isinstance(agent, type) and issubclass(agent, Agent):
+            built = agent(**options)
+        elif isinstance(agent, type):
+            if not callable(getattr(agent, "handle", None)):
+                raise HandlerError(
+                    f"class {agent.__name__} has no handle(self, ctx) method to run tasks with.",
+                    field="handler",
+                )
+            instance = agent()
+            options.setdefault("name", getattr(agent, "name", None) or agent.__name__)
+            for attr in ("capabilities", "capacity", "estimated_time", "cost_estimate"):
+                if attr not in options and getattr(instance, attr, None) is not None:
+                    options[attr] = getattr(instance, attr)
+            built = Agent(handler=instance.handle, **options)
+        elif callable(agent):
+            built = Agent(handler=agent, **options)
+        else:
+            raise HandlerError(f"{agent!r} is not callable and cannot be an agent.")
+        self.agents[built.name] = built
+        for run in self._active.values():
+            run.scheduler.add_agent(built)
+            run._dispatch()
+        return built
+
+    # -- running ---------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        workflow: Workflow | str | os.PathLike[str],
+        *,
+        run_id: str | None = None,
+        strategy: str | Strategy | None = None,
+    ) -> Run:
+        """Validate a workflow (or load it from a file) and build its run, without starting it.
+
+        Raises `ValidationError` or `CapabilityError` when it cannot run.
+        """
+        if not isinstance(workflow, Workflow):
+            from .spec import load_workflow
+
+            workflow = load_workflow(workflow)
+        agents = dict(self.agents)
+        threaded = any(a.executor == "thread" for a in [*agents.values(), *workflow.agents])
+        for a in workflow.agents:
+            agents[a.name] = a
+        return Run(
+            workflow,
+            list(agents.values()),
+            run_id=run_id,
+            strategy=strategy or self.strategy,
+            pool=self._thread_pool() if threaded else None,
+        )
+
+    async def execute(self, run: Run) -> RunResult:
+        """Set up the run's agents, run it to the end and return its result."""
+        await self._setup_agents(run.agents.values())
+        self._active[run.run_id] = run
+        self._share_agents()
+        try:
+            result = await run.execute()
+        finally:
+            del self._active[run.run_id]
+            self._share_agents()
+            self._remember(run)
+        return result
+
+    async def run(
+        self,
+        workflow: Workflow | str | os.PathLike[str],
+        *,
+        run_id: str | None = None,
+    ) -> RunResult:
+        """Run a workflow (or a workflow file) to the end; returns a `RunResult`."""
+        return await self.execute(self.prepare(workflow, run_id=run_id))
+
+    def run_sync(
+        self,
+        workflow: Workflow | str | os.PathLike[str],
+        *,
+        run_id: str | None = None,
+    ) -> RunResult:
+        """`run` for code without an event loop."""
+        return asyncio.run(self.run(workflow, run_id=run_id))
+
+    async def delegate(
+        self,
+        capability: str,
+        input: Any = None,
+        *,
+        timeout: float | None = None,
+        retry: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run one task on the best agent for ``capability`` and return its result.
+
+        Raises `TaskFailed` when the task fails.
+        """
+        wf = Workflow(f"delegate:{capability}")
+        wf.task("task", capability=capability, input=input, timeout=timeout, retry=retry)
+        result = await self.run(wf)
+        rec = result.tasks["task"]
+        if rec.status is not TaskStatus.COMPLETED:
+            raise TaskFailed(
+                f"delegated {capability!r} task failed on agent {rec.agent!r}: {rec.error}",
+                task="task",
+            )
+        return rec.result
+
+    async def sequence(
+        self, tasks: Iterable[Task | Mapping[str, Any]], *, strict: bool = True
+    ) -> RunResult:
+        """Run tasks one after another, in order.
+
+        ``strict`` (the default) chains them: each gets the previous one's result in
+        ``ctx.deps`` and the first failure stops the rest. ``strict=False`` runs every task in
+        order, one at a time, whatever failed before it.
+        """
+        built = [_as_task(t, i) for i, t in enumerate(tasks)]
+        if strict:
+            wf = Workflow("sequence")
+            wf.sequence(*built)
+        else:
+            wf = Workflow("sequence", on_failure="continue", max_concurrency=1)
+            for t in built:
+                wf.add(t)
+        run = self.prepare(wf)
+        if not strict:
+            for rec in run.records.values():
+                rec.rank = 0.0  # plain FIFO: insertion order
+        return await self.execute(run)
+
+    async def parallel(
+        self, tasks: Iterable[Task | Mapping[str, Any]], *, max_concurrency: int | None = None
+    ) -> RunResult:
+        """Run independent tasks at once (up to ``max_concurrency``); failures do not stop
+        the others."""
+        wf = Workflow("parallel", on_failure="continue", max_concurrency=max_concurrency)
+        for i, t in enumerate(tasks):
+            wf.add(_as_task(t, i))
+        return await self.run(wf)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def status(self, task_id: str, run_id: str | None = None) -> TaskResult | None:
+        """A task's live status in a running run (or a recent one); None if unknown."""
+        if run_id is not None:
+            run = self._active.get(run_id)
+            if run is not None:
+                return run.records.get(task_id)
+            done = self._finished.get(run_id)
+            return done.tasks.get(task_id) if done else None
+        for run in reversed(list(self._active.values())):
+            if task_id in run.records:
+                return run.records[task_id]
+        for done in reversed(self._finished.values()):
+            if task_id in done.tasks:
+                return done.tasks[task_id]
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        """Registered agents and task counts across every run of this orchestrator."""
+        t = dict(self._totals)
+        in_progress = 0
+        for run in self._active.values():
+            t["total"] += run.total
+            t["completed"] += run.n_completed
+            t["failed"] += run.n_failed
+            t["skipped"] += run.n_skipped
+            t["cancelled"] += run.n_cancelled
+            in_progress += run.n_running
+        finished = t["completed"] + t["failed"]
+        return {
+            "agents": len(self.agents),
+            "total_tasks": t["total"],
+            "completed_tasks": t["completed"],
+            "failed_tasks": t["failed"],
+            "skipped_tasks": t["skipped"],
+            "cancelled_tasks": t["cancelled"],
+            "in_progress_tasks": in_progress,
+            "success_rate": round(t["completed"] / finished, 4) if finished else None,
+            "active_runs": len(self._active),
+            "agent_stats": {name: a.stats() for name, a in self.agents.items()},
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Tear the agents down and stop the thread pool."""
+        for a in self.agents.values():
+            if a.state not in (AgentState.CREATED, AgentState.TERMINATED):
+                try:
+                    await a.teardown()
+                finally:
+                    a.state = AgentState.TERMINATED
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._max_threads, thread_name_prefix="podium")
+        return self._pool
+
+    async def _setup_agents(self, agents: Iterable[Agent]) -> None:
+        for a in agents:
+            if a.state is not AgentState.CREATED:
+                continue
+            a.state = AgentState.INITIALIZING
+            try:
+                await a.setup()
+            except Exception as exc:
+                a.state = AgentState.ERROR
+                raise HandlerError(
+                    f"agent {a.name!r} failed to set up: {type(exc).__name__}: {exc}",
+                    field="setup",
+                ) from exc
+            a.state = AgentState.IDLE
+
+    def _share_agents(self) -> None:
+        # Runs that share agents must hear when one of them frees capacity.
+        runs = list(self._active.values())
+        poke = self._poke_all if len(runs) > 1 else None
+        for run in runs:
+            run._on_release = poke
+
+    def _poke_all(self) -> None:
+        for run in list(self._active.values()):
+            run._dispatch()
+
+    def _remember(self, run: Run) -> None:
+        t = self._totals
+        t["total"] += run.total
+        t["completed"] += run.n_completed
+        t["failed"] += run.n_failed
+        t["skipped"] += run.n_skipped
+        t["cancelled"] += run.n_cancelled
+        self._finished[run.run_id] = run.result()
+        while len(self._finished) > _KEEP_RUNS:
+            self._finished.popitem(last=False)
+
+
+def _as_task(t: Task | Mapping[str, Any], i: int) -> Task:
+    if isinstance(t, Task):
+        return t
+    fields = dict(t)
+    tid = fields.pop("id", None) or f"t{i + 1}"
+    return Task(tid, **fields)

@@ -1,0 +1,168 @@
+"""What a run leaves behind: each task's outcome and the run's status and statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workflow import Task
+
+__all__ = ["RunResult", "RunStatus", "TaskResult", "TaskStatus"]
+
+
+class TaskStatus(StrEnum):
+    """Where a task stands. ``completed``, ``failed``, ``skipped`` and ``cancelled`` are final."""
+
+    PENDING = "pending"  # waiting for dependencies
+    READY = "ready"  # dependencies done, waiting for an agent
+    RUNNING = "running"
+    RETRYING = "retrying"  # failed, waiting out the backoff before the next attempt
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # never ran: a dependency failed, or the run stopped first
+    CANCELLED = "cancelled"  # was running when the run stopped
+
+
+FINAL = frozenset(
+    (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PARTIAL = "partial"  # on_failure: continue, some tasks failed or were skipped
+    CANCELLED = "cancelled"
+
+
+def iso(ts: float | None) -> str | None:
+    """A Unix timestamp as ISO 8601 UTC, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+class TaskResult:
+    """One task of one run: its status, result, agent, attempts, error and timings.
+
+    The engine updates it in place while the run goes on, so it is also the live status.
+    """
+
+    __slots__ = (
+        "agent",
+        "attempts",
+        "cancel_reason",
+        "dependents",
+        "error",
+        "finished_at",
+        "id",
+        "rank",
+        "result",
+        "route",
+        "started_at",
+        "status",
+        "task",
+        "timer",
+        "tried",
+        "waiting",
+        "worker",
+    )
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.id = task.id
+        self.status = TaskStatus.PENDING
+        self.result: Any = None
+        self.error: str | None = None
+        self.agent: str | None = None
+        self.attempts = 0
+        self.started_at: float | None = None  # Unix time of the last attempt's start
+        self.finished_at: float | None = None
+        # engine bookkeeping
+        self.waiting = len(task.depends_on)  # dependencies not yet completed
+        self.dependents: list[TaskResult] = []
+        self.rank = 0.0
+        self.route: Any = None
+        self.tried: set[str] | None = None  # agents of earlier attempts, for failover
+        self.worker: Any = None  # the asyncio Task running it while it is suspended
+        self.cancel_reason: str | None = None
+        self.timer: Any = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the last attempt took, once finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def ok(self) -> bool:
+        return self.status is TaskStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "result": self.result,
+            "agent": self.agent,
+            "attempts": self.attempts,
+            "error": self.error,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+        }
+
+    def __repr__(self) -> str:
+        return f"<TaskResult {self.id!r} {self.status} agent={self.agent!r}>"
+
+
+class RunResult:
+    """One run of a workflow: ``status``, ``tasks`` (id -> `TaskResult`) and ``stats``."""
+
+    def __init__(
+        self,
+        run_id: str,
+        workflow: str,
+        status: RunStatus,
+        tasks: dict[str, TaskResult],
+        stats: dict[str, Any],
+        started_at: float,
+        finished_at: float | None,
+    ) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.status = status
+        self.tasks = tasks
+        self.stats = stats
+        self.started_at = started_at
+        self.finished_at = finished_at
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.COMPLETED
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def __getitem__(self, task_id: str) -> Any:
+        """The result of one task: ``result["fetch"]``."""
+        return self.tasks[task_id].result
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as the JSON document of ``podium run --json``."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": str(self.status),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "tasks": {tid: t.to_dict() for tid, t in self.tasks.items()},
+            "stats": self.stats,
+        }
+
+    def __repr__(self) -> str:
+        return f"<RunResult {self.run_id} {self.workflow!r} {self.status} tasks={len(self.tasks)}>"
