@@ -109,8 +109,6 @@ class Run:
         on_release: Callable[[], None] | None = None,
         preset: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        _graph.check_structure(workflow)
-        order = _graph.topological_order(workflow.tasks, workflow.source)
         self.workflow = workflow
         self.run_id = run_id or new_run_id()
         self.on_failure = workflow.on_failure
@@ -122,31 +120,14 @@ class Run:
             strategy=strategy or workflow.strategy,
             max_concurrency=workflow.max_concurrency,
         )
-        records: dict[str, TaskResult] = {}
-        route_for = sched.route_for
-        for t in order:
-            rec = TaskResult(t)
-            rec.route = route_for(t)
-            records[t.id] = rec
-            for dep in t.depends_on:
-                records[dep].dependents.append(rec)
-        self.records = records
+        records = self.records = _build_records(workflow, sched)
+        self._check_routes()
+        order = _order(records, workflow)
+        _rank(order, sched)
         self.n_completed = 0
         if preset:
             self._apply_preset(preset)
-        self._roots = [r for r in records.values() if not r.waiting and r.status is PENDING]
-        self._check_routes(order)
-        weights = {
-            key: min((a.estimated_time for a in r.agents if a.estimated_time), default=1.0)
-            for key, r in sched.routes.items()
-        }
-        if len(set(weights.values())) == 1:
-            w = next(iter(weights.values()))
-            ranks = _graph.ranks(order, lambda t: w)
-        else:
-            ranks = _graph.ranks(order, lambda t: weights[t.route])
-        for tid, r in ranks.items():
-            records[tid].rank = r
+        self._roots = [r for r in order if not r.waiting and r.status is PENDING]
 
         self.status = RunStatus.RUNNING
         self.started_at = time.time()
@@ -190,11 +171,11 @@ class Run:
             for d in rec.dependents:
                 d.waiting -= 1
 
-    def _check_routes(self, order: list[Any]) -> None:
-        empty = {key for key, r in self._sched.routes.items() if not r.agents}
+    def _check_routes(self) -> None:
+        empty = {r for r in self._sched.routes.values() if not r.agents}
         if not empty:
             return
-        t = next(t for t in order if t.route in empty)
+        t = next(rec.task for rec in self.records.values() if rec.route in empty)
         src = self.workflow.source
         prefix = f"{src}: " if src else ""
         known = sorted({c for a in self._sched.agents.values() for c in a.capabilities})
@@ -431,7 +412,8 @@ class Run:
                     push(d)
         self._remaining -= 1
         if self._remaining:
-            self._dispatch()
+            if self._sched._ready:  # else nothing waits for the capacity just freed
+                self._dispatch()
             if self._on_release is not None:
                 self._on_release()
         else:
@@ -606,6 +588,76 @@ class Run:
     @property
     def scheduler(self) -> Scheduler:
         return self._sched
+
+
+def _build_records(wf: Workflow, sched: Scheduler) -> dict[str, TaskResult]:
+    """One record per task, each knowing its route and its dependents. Checks ids and
+    dependencies on the way (one pass over the DAG instead of several)."""
+    _graph.check_ids(wf)
+    records = {tid: TaskResult(t) for tid, t in wf.tasks.items()}
+    routes: dict[tuple[str | None, str | None], Any] = {}
+    route_for = sched.route_for
+    get = records.get
+    for rec in records.values():
+        t = rec.task
+        key = (t.capability, t.agent)
+        route = routes.get(key)
+        if route is None:
+            route = routes[key] = route_for(t)
+        rec.route = route
+        deps = t.depends_on
+        if deps:
+            for dep in deps:
+                parent = get(dep)
+                if parent is None:
+                    raise _graph.missing_dependency(wf, t.id, dep)
+                parent.dependents.append(rec)
+            if len(deps) > 1 and len(set(deps)) != len(deps):
+                raise _graph.repeated_dependency(wf, t)
+    return records
+
+
+def _order(records: dict[str, TaskResult], wf: Workflow) -> list[TaskResult]:
+    """Records in topological order (Kahn); raises `CycleError` with the cycle's path.
+
+    ``rank`` holds each record's count of unreleased dependencies meanwhile; `_rank` then
+    overwrites it."""
+    order = []
+    for rec in records.values():
+        n = len(rec.task.depends_on)
+        rec.rank = n
+        if not n:
+            order.append(rec)
+    i = 0
+    while i < len(order):
+        kids = order[i].dependents
+        i += 1
+        for kid in kids:
+            n = kid.rank - 1
+            kid.rank = n
+            if not n:
+                order.append(kid)
+    if len(order) != len(records):
+        left = [tid for tid, r in records.items() if r.rank > 0]
+        raise _graph.cycle_error(wf.tasks, left, wf.source)
+    return order
+
+
+def _rank(order: list[TaskResult], sched: Scheduler) -> None:
+    """Critical-path rank: the longest path from a task to the end of the DAG, the task
+    included, each task weighted by its agents' ``estimated_time`` (1 when unknown)."""
+    weights = {
+        r: min((a.estimated_time for a in r.agents if a.estimated_time), default=1.0)
+        for r in sched.routes.values()
+    }
+    uniform = len(set(weights.values())) == 1
+    w = next(iter(weights.values()), 1.0)
+    for rec in reversed(order):
+        best = 0.0
+        for kid in rec.dependents:
+            if kid.rank > best:
+                best = kid.rank
+        rec.rank = (w if uniform else weights[rec.route]) + best
 
 
 def _describe(exc: BaseException) -> str:

@@ -17,6 +17,21 @@ __all__ = ["check_structure", "critical_path", "find_cycle", "ranks", "topologic
 
 def check_structure(wf: Workflow) -> None:
     """Duplicate ids and dependencies that name no task or repeat; raises `ValidationError`."""
+    check_ids(wf)
+    tasks = wf.tasks
+    for t in tasks.values():
+        deps = t.depends_on
+        if not deps:
+            continue
+        for dep in deps:
+            if dep not in tasks:
+                raise missing_dependency(wf, t.id, dep)
+        if len(deps) > 1 and len(set(deps)) != len(deps):
+            raise repeated_dependency(wf, t)
+
+
+def check_ids(wf: Workflow) -> None:
+    """A workflow has tasks, each id once."""
     src = wf.source
     prefix = f"{src}: " if src else ""
     if wf._duplicates:
@@ -33,28 +48,45 @@ def check_structure(wf: Workflow) -> None:
             file=src,
             field="tasks",
         )
-    tasks = wf.tasks
-    for t in tasks.values():
-        deps = t.depends_on
-        if not deps:
-            continue
-        for dep in deps:
-            if dep not in tasks:
-                raise ValidationError(
-                    f"{prefix}task {t.id!r}: depends_on names {dep!r}, which is not a task. "
-                    "Add it or remove it from depends_on.",
-                    file=src,
-                    task=t.id,
-                    field="depends_on",
-                )
-        if len(deps) > 1 and len(set(deps)) != len(deps):
-            dup = next(d for d in deps if deps.count(d) > 1)
-            raise ValidationError(
-                f"{prefix}task {t.id!r}: depends_on lists {dup!r} more than once.",
-                file=src,
-                task=t.id,
-                field="depends_on",
-            )
+
+
+def missing_dependency(wf: Workflow, tid: str, dep: str) -> ValidationError:
+    src = wf.source
+    prefix = f"{src}: " if src else ""
+    return ValidationError(
+        f"{prefix}task {tid!r}: depends_on names {dep!r}, which is not a task. "
+        "Add it or remove it from depends_on.",
+        file=src,
+        task=tid,
+        field="depends_on",
+    )
+
+
+def repeated_dependency(wf: Workflow, t: Task) -> ValidationError:
+    src = wf.source
+    prefix = f"{src}: " if src else ""
+    dup = next(d for d in t.depends_on if t.depends_on.count(d) > 1)
+    return ValidationError(
+        f"{prefix}task {t.id!r}: depends_on lists {dup!r} more than once.",
+        file=src,
+        task=t.id,
+        field="depends_on",
+    )
+
+
+def cycle_error(tasks: Mapping[str, Task], left: Iterable[str], source: str | None) -> CycleError:
+    """The error for tasks that Kahn's algorithm could not release: names one cycle."""
+    cycle = find_cycle(tasks, left)
+    path = " -> ".join(repr(c) for c in cycle)
+    prefix = f"{source}: " if source else ""
+    return CycleError(
+        f"{prefix}the dependencies form a cycle: {path} (each task depends on the next). "
+        "Remove one of these depends_on entries.",
+        cycle=cycle,
+        file=source,
+        task=cycle[0],
+        field="depends_on",
+    )
 
 
 def topological_order(tasks: Mapping[str, Task], source: str | None = None) -> list[Task]:
@@ -83,18 +115,7 @@ def topological_order(tasks: Mapping[str, Task], source: str | None = None) -> l
                 if n == 0:
                     order.append(tasks[kid])
     if len(order) != len(tasks):
-        left = {tid for tid, n in indegree.items() if n > 0}
-        cycle = find_cycle(tasks, left)
-        path = " -> ".join(repr(c) for c in cycle)
-        prefix = f"{source}: " if source else ""
-        raise CycleError(
-            f"{prefix}the dependencies form a cycle: {path} (each task depends on the next). "
-            "Remove one of these depends_on entries.",
-            cycle=cycle,
-            file=source,
-            task=cycle[0],
-            field="depends_on",
-        )
+        raise cycle_error(tasks, [tid for tid, n in indegree.items() if n > 0], source)
     return order
 
 

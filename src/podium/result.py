@@ -25,6 +25,7 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # was running when the run stopped
 
 
+_PENDING = TaskStatus.PENDING
 FINAL = frozenset(
     (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 )
@@ -74,7 +75,7 @@ class TaskResult:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.id = task.id
-        self.status = TaskStatus.PENDING
+        self.status = _PENDING
         self.result: Any = None
         self.error: str | None = None
         self.agent: str | None = None
