@@ -30,8 +30,8 @@ from contextvars import copy_context
 from types import CoroutineType
 from typing import Any
 
-from . import _graph
 from ._json import _ATOMS, json_problem
+from ._prepare import build_records, order_records, rank_records
 from ._scheduler import Scheduler, Strategy
 from .agents import Agent
 from .context import Context
@@ -120,10 +120,10 @@ class Run:
             strategy=strategy or workflow.strategy,
             max_concurrency=workflow.max_concurrency,
         )
-        records = self.records = _build_records(workflow, sched)
+        records = self.records = build_records(workflow, sched)
         self._check_routes()
-        order = _order(records, workflow)
-        _rank(order, sched)
+        order = order_records(records, workflow)
+        rank_records(order, sched)
         self.n_completed = 0
         if preset:
             self._apply_preset(preset)
@@ -588,76 +588,6 @@ class Run:
     @property
     def scheduler(self) -> Scheduler:
         return self._sched
-
-
-def _build_records(wf: Workflow, sched: Scheduler) -> dict[str, TaskResult]:
-    """One record per task, each knowing its route and its dependents. Checks ids and
-    dependencies on the way (one pass over the DAG instead of several)."""
-    _graph.check_ids(wf)
-    records = {tid: TaskResult(t) for tid, t in wf.tasks.items()}
-    routes: dict[tuple[str | None, str | None], Any] = {}
-    route_for = sched.route_for
-    get = records.get
-    for rec in records.values():
-        t = rec.task
-        key = (t.capability, t.agent)
-        route = routes.get(key)
-        if route is None:
-            route = routes[key] = route_for(t)
-        rec.route = route
-        deps = t.depends_on
-        if deps:
-            for dep in deps:
-                parent = get(dep)
-                if parent is None:
-                    raise _graph.missing_dependency(wf, t.id, dep)
-                parent.dependents.append(rec)
-            if len(deps) > 1 and len(set(deps)) != len(deps):
-                raise _graph.repeated_dependency(wf, t)
-    return records
-
-
-def _order(records: dict[str, TaskResult], wf: Workflow) -> list[TaskResult]:
-    """Records in topological order (Kahn); raises `CycleError` with the cycle's path.
-
-    ``rank`` holds each record's count of unreleased dependencies meanwhile; `_rank` then
-    overwrites it."""
-    order = []
-    for rec in records.values():
-        n = len(rec.task.depends_on)
-        rec.rank = n
-        if not n:
-            order.append(rec)
-    i = 0
-    while i < len(order):
-        kids = order[i].dependents
-        i += 1
-        for kid in kids:
-            n = kid.rank - 1
-            kid.rank = n
-            if not n:
-                order.append(kid)
-    if len(order) != len(records):
-        left = [tid for tid, r in records.items() if r.rank > 0]
-        raise _graph.cycle_error(wf.tasks, left, wf.source)
-    return order
-
-
-def _rank(order: list[TaskResult], sched: Scheduler) -> None:
-    """Critical-path rank: the longest path from a task to the end of the DAG, the task
-    included, each task weighted by its agents' ``estimated_time`` (1 when unknown)."""
-    weights = {
-        r: min((a.estimated_time for a in r.agents if a.estimated_time), default=1.0)
-        for r in sched.routes.values()
-    }
-    uniform = len(set(weights.values())) == 1
-    w = next(iter(weights.values()), 1.0)
-    for rec in reversed(order):
-        best = 0.0
-        for kid in rec.dependents:
-            if kid.rank > best:
-                best = kid.rank
-        rec.rank = (w if uniform else weights[rec.route]) + best
 
 
 def _describe(exc: BaseException) -> str:
