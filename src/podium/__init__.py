@@ -8,6 +8,8 @@ Layout: ``workflow`` (tasks and DAGs built in code), ``spec`` (workflow files), 
 from .agents import Agent as Agent
 from .agents import AgentState as AgentState
 from .context import Context as Context
+from .errors import BusError as BusError
+from .errors import BusTimeout as BusTimeout
 from .errors import CapabilityError as CapabilityError
 from .errors import CycleError as CycleError
 from .errors import HandlerError as HandlerError
@@ -32,6 +34,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentState",
+    "BusError",
+    "BusTimeout",
     "CapabilityError",
     "Context",
     "CycleError",
@@ -44,6 +48,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "StoreError",
+    "Task",
     "TaskFailed",
     "TaskResult",
     "TaskStatus",
