@@ -35,9 +35,9 @@ from ._prepare import build_records, order_records, rank_records
 from ._scheduler import Scheduler, Strategy
 from .agents import Agent
 from .context import Context
-from .errors import CapabilityError, ResultError
+from .errors import CapabilityError, ResultError, ValidationError
 from .result import RunResult, RunStatus, TaskResult, TaskStatus
-from .workflow import Workflow
+from .workflow import Task, Workflow
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
 _FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
@@ -125,6 +125,8 @@ class Run:
         order = order_records(records, workflow)
         rank_records(order, sched)
         self.n_completed = 0
+        self._preset = preset or {}
+        self._watch: dict[TaskResult, asyncio.Future[TaskResult]] = {}  # delegated tasks
         if preset:
             self._apply_preset(preset)
         self._roots = [r for r in order if not r.waiting and r.status is PENDING]
@@ -172,10 +174,24 @@ class Run:
                 d.waiting -= 1
 
     def _check_routes(self) -> None:
-        empty = {r for r in self._sched.routes.values() if not r.agents}
+        sched = self._sched
+        empty = {r for r in sched.routes.values() if not r.agents}
+        for key in [k for k in sched.routes if k.startswith("pattern:")]:
+            # a pattern task's participants are the agents of its capability (or its agent)
+            for rec in self.records.values():
+                t = rec.task
+                if t.pattern is not None and rec.route.key == key:
+                    probe = Task(t.id, capability=t.capability, agent=t.agent)
+                    if not sched.route_for(probe).agents:
+                        empty.add(sched.routes[probe.route])
         if not empty:
             return
-        t = next(rec.task for rec in self.records.values() if rec.route in empty)
+        t = next(
+            rec.task
+            for rec in self.records.values()
+            if rec.route in empty
+            or (rec.task.pattern is not None and sched.routes.get(rec.task.route) in empty)
+        )
         src = self.workflow.source
         prefix = f"{src}: " if src else ""
         known = sorted({c for a in self._sched.agents.values() for c in a.capabilities})
@@ -264,6 +280,9 @@ class Run:
         try:
             while queue:
                 rec, agent = queue.popleft()
+                if rec.status is not READY:  # abandoned while it waited
+                    self._sched.release(agent, None)
+                    continue
                 rec.status = RUNNING
                 attempt = rec.attempts = rec.attempts + 1
                 rec.agent = agent.name
@@ -367,15 +386,30 @@ class Run:
             t = rec.task.timeout
             self._fail(rec, agent, TimeoutError(f"timed out after {t:g}s"), error="timeout")
             return
-        # cancelled because the run stops: final, no retry, no breaker count
         rec.finished_at = time.time()
         self._sched.release(agent, True)
         self.n_running -= 1
+        if reason.startswith("reassigned"):
+            # the agent went away (terminated, missed heartbeats): not the task's fault
+            rec.error = reason
+            if rec.tried is None:
+                rec.tried = {agent.name}
+            else:
+                rec.tried.add(agent.name)
+            if self._sink is not None:
+                self._sink("retry", rec)
+            rec.status = READY
+            self._sched.push(rec)
+            self._dispatch()
+            return
+        # cancelled because the run stops: final, no retry, no breaker count
         rec.status = CANCELLED
         rec.error = f"cancelled: {reason}"
         self.n_cancelled += 1
         if self._sink is not None:
             self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
         self._settled()
 
     # -- outcomes ------------------------------------------------------------------------
@@ -403,6 +437,8 @@ class Run:
         self.n_completed += 1
         if self._sink is not None:
             self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
         if rec.dependents:
             push = self._sched.push
             for d in rec.dependents:
@@ -458,6 +494,8 @@ class Run:
         self.n_failed += 1
         if self._sink is not None:
             self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
         if self.on_failure == "fail_fast":
             self._stop(f"task {rec.id!r} failed")
         else:
@@ -497,6 +535,8 @@ class Run:
         self._remaining -= 1
         if self._sink is not None:
             self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
 
     def _skip_dependents(self, failed: TaskResult) -> None:
         why = f"skipped: dependency {failed.id!r} failed"
@@ -526,6 +566,137 @@ class Run:
                 rec.worker.cancel()
         if not self._remaining:
             self._finish()
+
+    # -- live changes --------------------------------------------------------------------
+
+    def add_task(self, task: Task, *, parent: TaskResult | None = None) -> asyncio.Future[Any]:
+        """Add a task to the live run (delegation); the future resolves to its `TaskResult`
+        when it reaches a final state.
+
+        Adding an id that exists reuses it: a completed task gives its result at once (so a
+        retried or resumed parent does not redo its subtasks), a live one is awaited, and a
+        failed one runs again.
+        """
+        loop = self._loop
+        assert loop is not None, "add_task needs a started run"
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._stopping:
+            fut.cancel()
+            return fut
+        rec = self.records.get(task.id)
+        if rec is not None:
+            if rec.status is COMPLETED:
+                fut.set_result(rec)
+                return fut
+            if rec.status is PENDING or rec.status is READY or rec.status is RUNNING:
+                self._watch_rec(rec, fut)
+                return fut
+            if rec.status is RETRYING:
+                self._watch_rec(rec, fut)
+                return fut
+            self._reopen(rec)
+        else:
+            rec = TaskResult(task)
+            rec.route = self._sched.route_for(task)
+            if not rec.route.agents:
+                what = f"agent {task.agent!r}" if task.agent else f"capability {task.capability!r}"
+                raise CapabilityError(
+                    f"task {task.id!r}: no agent for {what} to delegate to.",
+                    task=task.id,
+                    field="agent" if task.agent else "capability",
+                )
+            rec.rank = parent.rank if parent is not None else 1.0
+            self.records[task.id] = rec
+            self.total += 1
+            self._remaining += 1
+            saved = self._preset.get(task.id)
+            if saved is not None and saved.get("status") == COMPLETED:
+                rec.status = COMPLETED
+                rec.result = saved.get("result")
+                rec.agent = saved.get("agent")
+                rec.attempts = saved.get("attempts") or 1
+                rec.started_at = saved.get("started_at")
+                rec.finished_at = saved.get("finished_at")
+                self.n_completed += 1
+                self._remaining -= 1
+                fut.set_result(rec)
+                return fut
+            if saved is not None:
+                rec.attempts = saved.get("attempts") or 0
+            for dep in task.depends_on:
+                d = self.records.get(dep)
+                if d is None:
+                    raise ValidationError(
+                        f"task {task.id!r}: depends_on names {dep!r}, which is not a task.",
+                        task=task.id,
+                        field="depends_on",
+                    )
+                if d.status is COMPLETED:
+                    rec.waiting -= 1
+                else:
+                    d.dependents.append(rec)
+        self._watch_rec(rec, fut)
+        if not rec.waiting:
+            rec.status = READY
+            self._sched.push(rec)
+            self._dispatch()
+        return fut
+
+    def _watch_rec(self, rec: TaskResult, fut: asyncio.Future[Any]) -> None:
+        old = self._watch.get(rec)
+        if old is not None:
+            old.add_done_callback(lambda f: fut.done() or fut.set_result(f.result()))
+        else:
+            self._watch[rec] = fut
+
+    def _reopen(self, rec: TaskResult) -> None:
+        """A failed, skipped or cancelled task runs again (delegated anew)."""
+        if rec.status is FAILED:
+            self.n_failed -= 1
+        elif rec.status is SKIPPED:
+            self.n_skipped -= 1
+        elif rec.status is CANCELLED:
+            self.n_cancelled -= 1
+        rec.status = PENDING
+        rec.error = None
+        rec.tried = None
+        self._remaining += 1
+
+    def _notify(self, rec: TaskResult) -> None:
+        fut = self._watch.pop(rec, None)
+        if fut is not None and not fut.done():
+            fut.set_result(rec)
+
+    def abandon(self, rec: TaskResult, why: str) -> None:
+        """Stop a delegated task nobody waits for any more: skip it, or cancel it if running."""
+        if rec.status is PENDING or rec.status is READY or rec.status is RETRYING:
+            # a READY record may still sit in a route heap; _drain skips non-READY ones
+            self._skip(rec, f"skipped: {why}")
+            if not self._remaining:
+                self._finish()
+        elif rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
+            rec.cancel_reason = why
+            rec.worker.cancel()
+
+    def lend(self, agent: Agent) -> None:
+        """A handler waits for its delegated tasks: lend its slot so they cannot starve."""
+        agent.load -= 1
+        self._sched.running -= 1
+        self._dispatch()
+
+    def reclaim(self, agent: Agent) -> None:
+        agent.load += 1
+        self._sched.running += 1
+
+    def reassign(self, agent: Agent, why: str) -> int:
+        """Take every task running on ``agent`` away and queue it for another agent."""
+        n = 0
+        for rec in list(self._inflight):
+            if rec.agent == agent.name and rec.cancel_reason is None and rec.worker is not None:
+                rec.cancel_reason = f"reassigned: {why}"
+                rec.worker.cancel()
+                n += 1
+        return n
 
     # -- reading -------------------------------------------------------------------------
 

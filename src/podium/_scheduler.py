@@ -169,7 +169,16 @@ class Scheduler:
                 route.agents.remove(agent)
 
     def route_for(self, task: Task) -> Route:
-        """The route a task waits in; made on first use."""
+        """The route a task waits in; made on first use. A pattern task waits for its
+        pattern's coordinator, which delegates to the agents of its capability."""
+        if task.pattern is not None:
+            key = f"pattern:{task.pattern}"
+            route = self.routes.get(key)
+            if route is None:
+                from .patterns import coordinator_agent
+
+                route = self.routes[key] = Route(key, [coordinator_agent(task.pattern)])
+            return route
         key = task.route
         route = self.routes.get(key)
         if route is None:
@@ -286,8 +295,9 @@ class Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def release(self, agent: Agent, ok: bool) -> float | None:
-        """Give back one unit of ``agent``'s capacity and record the outcome for its breaker.
+    def release(self, agent: Agent, ok: bool | None) -> float | None:
+        """Give back one unit of ``agent``'s capacity and record the outcome for its breaker
+        (``ok=None``: the task never ran, nothing to record).
 
         Returns the cool-down in seconds when this failure opened the breaker, else None.
         """
@@ -295,6 +305,10 @@ class Scheduler:
         self.running -= 1
         if agent.load == 0 and agent.state is _RUNNING:
             agent.state = _IDLE
+        if ok is None:
+            if agent.probing:
+                agent.probing = False
+            return None
         if ok:
             agent.consecutive_failures = 0
             if agent.breaker_until:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from ._aggregate import aggregate as _aggregate
+from .errors import TaskFailed, ValidationError
+from .result import TaskStatus
+from .workflow import Task
 
 if TYPE_CHECKING:
     from ._engine import Run
@@ -19,13 +26,14 @@ class Context:
     ...     return {"summary": " ".join(texts)[: ctx.input.get("limit", 200)]}
     """
 
-    __slots__ = ("_rec", "_run", "agent", "attempt")
+    __slots__ = ("_n", "_rec", "_run", "agent", "attempt")
 
     def __init__(self, run: Run, rec: TaskResult, agent: str, attempt: int) -> None:
         self._run = run
         self._rec = rec
         self.agent = agent  # the name of the agent running this attempt
         self.attempt = attempt  # 1 for the first try, 2 for the first retry, ...
+        self._n = 0  # subtasks delegated by this attempt, for their ids
 
     @property
     def input(self) -> Any:
@@ -53,9 +61,101 @@ class Context:
         return f"{self._run.run_id}:{self._rec.id}"
 
     @property
+    def task(self) -> Task:
+        """The task being run (its capability, input, options...)."""
+        return self._rec.task
+
+    @property
+    def run(self) -> Run:
+        """The live run (for coordinators and tools; handlers rarely need it)."""
+        return self._run
+
+    @property
     def options(self) -> dict[str, Any]:
         """Extra fields of the task (pattern settings and the like)."""
         return self._rec.task.options or {}
+
+    # -- delegation ----------------------------------------------------------------------
+
+    async def delegate(
+        self,
+        capability: str | None = None,
+        input: Any = None,
+        *,
+        agent: str | None = None,
+        id: str | None = None,
+        **fields: Any,
+    ) -> Any:
+        """Run a subtask on the best agent for ``capability`` (or on ``agent``) and return
+        its result. The subtask is a real task of this run: scheduled, retried, recorded.
+
+        >>> summary = await ctx.delegate("summarise", {"text": text}, timeout=30)
+
+        Raises `TaskFailed` when the subtask fails.
+        """
+        sub = {"capability": capability, "agent": agent, "input": input, "id": id, **fields}
+        (result,) = await self.delegate_many([sub])
+        return result
+
+    async def delegate_many(
+        self,
+        subtasks: Iterable[Mapping[str, Any] | Task],
+        *,
+        aggregate: str | Callable[[list[Any]], Any] | None = None,
+    ) -> Any:
+        """Run several subtasks at once and combine their results: the list as given
+        (default), ``"concat"``, ``"vote"``, ``"merge"`` or a function of the list.
+
+        >>> found = await ctx.delegate_many(
+        ...     [{"capability": "search", "input": {"q": q}} for q in queries],
+        ...     aggregate="concat")
+
+        While it waits, this task lends its agent slot to the subtasks, so a full agent cannot
+        starve its own subtasks. Raises `TaskFailed` naming every subtask that failed.
+        """
+        run, parent = self._run, self._rec
+        tasks = [self._subtask(s) for s in subtasks]
+        if not tasks:
+            return _aggregate([], aggregate)
+        futures = [run.add_task(t, parent=parent) for t in tasks]
+        agent = run.agents.get(self.agent)
+        if agent is not None:
+            run.lend(agent)
+        try:
+            recs = await asyncio.gather(*futures)
+        except asyncio.CancelledError:
+            for t in tasks:
+                rec = run.records.get(t.id)
+                if rec is not None:
+                    run.abandon(rec, f"its parent {parent.id!r} stopped")
+            raise
+        finally:
+            if agent is not None:
+                run.reclaim(agent)
+        failed = [r for r in recs if r.status is not TaskStatus.COMPLETED]
+        if failed:
+            detail = "; ".join(f"{r.id!r}: {r.error}" for r in failed)
+            raise TaskFailed(
+                f"task {parent.id!r}: {len(failed)} of {len(recs)} delegated subtasks failed: "
+                f"{detail}",
+                task=parent.id,
+            )
+        return _aggregate([r.result for r in recs], aggregate)
+
+    def _subtask(self, spec: Mapping[str, Any] | Task) -> Task:
+        if isinstance(spec, Task):
+            return spec
+        fields = {k: v for k, v in spec.items() if v is not None}
+        self._n += 1
+        tid = fields.pop("id", None) or f"{self._rec.id}/{self._n}"
+        fields.setdefault("priority", self._rec.task.priority)
+        if "capability" not in fields and "agent" not in fields:
+            raise ValidationError(
+                f"task {self._rec.id!r}: a delegated subtask needs a capability or an agent.",
+                task=self._rec.id,
+                field="capability",
+            )
+        return Task(tid, **fields)
 
     def __repr__(self) -> str:
         return f"<Context run={self.run_id} task={self.task_id!r} attempt={self.attempt}>"
