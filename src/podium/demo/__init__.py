@@ -1,0 +1,119 @@
+"""The offline demo behind ``podium demo``: a research report written by a team of agents.
+
+>>> import podium
+>>> from podium.demo import DEMO_WORKFLOW, report_markdown
+>>> result = podium.Orchestrator().run_sync(DEMO_WORKFLOW)
+>>> print(report_markdown(result))
+
+The workflow is ``research.yaml`` next to this file; its agents are in ``podium.demo.agents``
+and the articles they search are in ``corpus/``. No network, no model and no API key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..result import RunResult, TaskStatus
+
+__all__ = ["DEMO_WORKFLOW", "report_markdown"]
+
+DEMO_WORKFLOW: Path = Path(__file__).with_name("research.yaml")
+
+
+def report_markdown(result: RunResult) -> str:
+    """The demo's final Markdown: the writer's report, the reviewers' verdict and how the run
+    went. A run that did not complete gets a report that says which tasks failed and why."""
+    report = _result_with(result, "markdown")
+    verdict = _result_with(result, "votes")
+    parts = []
+    if report is not None:
+        parts.append(report["markdown"].rstrip("\n"))
+    else:
+        parts.append(f"# Research report: not written (run {result.status})")
+    if verdict is not None:
+        parts.append(_verdict_section(verdict))
+    if result.status != "completed":
+        parts.append(_problems_section(result))
+    parts.append(_run_section(result))
+    return "\n\n".join(parts) + "\n"
+
+
+def _result_with(result: RunResult, key: str) -> dict[str, Any] | None:
+    for rec in result.tasks.values():
+        res = rec.result
+        if rec.status is TaskStatus.COMPLETED and isinstance(res, dict) and key in res:
+            return res
+    return None
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _verdict_section(v: dict[str, Any]) -> str:
+    total = v["approve"] + v["reject"]
+    lines = [
+        "## Review",
+        "",
+        f"**Verdict: {v['verdict']}**: {v['approve']} of {total} reviewers approve "
+        f"({v['rule']} needs {v['needed']}).",
+        "",
+        "| reviewer | rubric | vote | reasons |",
+        "|---|---|---|---|",
+    ]
+    for vote in v["votes"]:
+        reasons = "; ".join(vote["reasons"])
+        lines.append(
+            f"| {vote['reviewer']} | {vote['rubric']} | {vote['vote']} | {_cell(reasons)} |"
+        )
+    return "\n".join(lines)
+
+
+def _problems_section(result: RunResult) -> str:
+    lines = ["## What went wrong", ""]
+    for tid, rec in result.tasks.items():
+        if rec.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            lines.append(f"- `{tid}` {rec.status} on {rec.agent}: {rec.error}")
+    skipped = [tid for tid, rec in result.tasks.items() if rec.status is TaskStatus.SKIPPED]
+    if skipped:
+        lines.append(f"- skipped: {', '.join(f'`{t}`' for t in skipped)}")
+    return "\n".join(lines)
+
+
+def _run_section(result: RunResult) -> str:
+    recs = sorted(
+        result.tasks.values(), key=lambda r: (r.started_at is None, r.started_at or 0.0, r.id)
+    )
+    agents = [a for a in result.stats.get("agents", {}).values() if a["completed"] + a["failed"]]
+    took = f" in {result.duration:.2f} s" if result.duration is not None else ""
+    retried = [f"`{r.id}` ({r.attempts} attempts)" for r in recs if r.attempts > 1]
+    lines = [
+        "## How this report was made",
+        "",
+        f"Run `{result.run_id}` of workflow `{result.workflow}`: {result.status}, "
+        f"{len(recs)} tasks on {len(agents)} agents{took}."
+        + (f" Retried: {', '.join(retried)}." if retried else ""),
+        "",
+        "| agent | capabilities | completed | failed | average seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for a in agents:
+        lines.append(
+            f"| {a['name']} | {', '.join(a['capabilities'])} | {a['completed']} | "
+            f"{a['failed']} | {a['avg_latency']:.3f} |"
+        )
+    lines += [
+        "",
+        "Each task's last attempt, in seconds from the start of the run "
+        "(tasks whose times overlap ran at once):",
+        "",
+        "| task | agent | status | attempts | start | end |",
+        "|---|---|---|---|---|---|",
+    ]
+    t0 = result.started_at
+    for r in recs:
+        start = f"{r.started_at - t0:.2f}" if r.started_at is not None else "-"
+        end = f"{r.finished_at - t0:.2f}" if r.finished_at is not None else "-"
+        lines.append(f"| {r.id} | {r.agent or '-'} | {r.status} | {r.attempts} | {start} | {end} |")
+    return "\n".join(lines)
