@@ -33,7 +33,7 @@ from typing import Any
 from ._json import _ATOMS, json_problem
 from ._prepare import build_records, order_records, rank_records
 from ._scheduler import Scheduler, Strategy
-from .agents import Agent
+from .agents import Agent, AgentState
 from .context import Context
 from .errors import CapabilityError, ResultError, ValidationError
 from .result import RunResult, RunStatus, TaskResult, TaskStatus
@@ -50,6 +50,8 @@ COMPLETED = TaskStatus.COMPLETED
 FAILED = TaskStatus.FAILED
 SKIPPED = TaskStatus.SKIPPED
 CANCELLED = TaskStatus.CANCELLED
+
+TERMINATED = AgentState.TERMINATED
 
 Sink = Callable[[str, TaskResult], None]
 
@@ -146,6 +148,7 @@ class Run:
         self._active = 0  # workers draining the queue (not suspended in a handler)
         self._workers: set[asyncio.Task[None]] = set()
         self._inflight: dict[TaskResult, None] = {}  # suspended handlers, insertion-ordered
+        self.events: list[dict[str, Any]] = []
         self._stopping = False
         self._cancelled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -282,6 +285,11 @@ class Run:
                 rec, agent = queue.popleft()
                 if rec.status is not READY:  # abandoned while it waited
                     self._sched.release(agent, None)
+                    continue
+                if agent.state is TERMINATED:  # went away after the assignment
+                    self._sched.release(agent, None)
+                    self._sched.push(rec)
+                    self._dispatch()
                     continue
                 rec.status = RUNNING
                 attempt = rec.attempts = rec.attempts + 1
@@ -697,6 +705,14 @@ class Run:
                 rec.worker.cancel()
                 n += 1
         return n
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Record something that happened to the run but not to one task (scaling, agent
+        state changes): kept in ``events`` and sent to the store as kind ``event``."""
+        entry = {"event": kind, "at": time.time(), **data}
+        self.events.append(entry)
+        if self._sink is not None:
+            self._sink("event", entry)  # type: ignore[arg-type]
 
     # -- reading -------------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ class Scheduler:
             if agent in route.agents:
                 continue
             if key.startswith("agent:"):
-                if key[6:] == agent.name:
+                if key[6:] == agent.name or key[6:] == agent.pool:
                     route.agents.append(agent)
             elif key in agent.capabilities:
                 route.agents.append(agent)
@@ -183,7 +183,9 @@ class Scheduler:
         route = self.routes.get(key)
         if route is None:
             if task.agent is not None:
-                found = [a for a in self.agents.values() if a.name == task.agent]
+                found = [
+                    a for a in self.agents.values() if task.agent in (a.name, a.pool)
+                ]
             else:
                 found = [a for a in self.agents.values() if key in a.capabilities]
             route = self.routes[key] = Route(key, found)

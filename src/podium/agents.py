@@ -24,7 +24,9 @@ quick sync handler on the loop instead).
 
 from __future__ import annotations
 
+import copy
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
@@ -67,6 +69,7 @@ class Agent:
     executor: str | None = None
     breaker_failures: int = 5  # consecutive failures that open the circuit breaker
     breaker_cooldown: float = 30.0  # seconds the breaker stays open before one probe
+    heartbeat_timeout: float | None = None  # seconds without heartbeat() before state error
 
     def __init__(
         self,
@@ -80,6 +83,8 @@ class Agent:
         executor: str | None = None,
         breaker_failures: int | None = None,
         breaker_cooldown: float | None = None,
+        heartbeat_timeout: float | None = None,
+        replicas: tuple[int, int] | dict[str, int] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         cls = type(self)
@@ -124,8 +129,15 @@ class Agent:
             breaker_cooldown if breaker_cooldown is not None else cls.breaker_cooldown
         )
         self.metadata = metadata or {}
+        self.heartbeat_timeout = (
+            heartbeat_timeout if heartbeat_timeout is not None else cls.heartbeat_timeout
+        )
+        self.replicas = _replicas(replicas, self.name)
+        self.pool: str | None = None  # the pool this agent is a replica of
 
         self.state = AgentState.CREATED
+        self.last_heartbeat = time.monotonic()
+        self.idle_since = time.monotonic()
         self.load = 0  # tasks running now
         self.completed = 0
         self.failed = 0
@@ -145,6 +157,30 @@ class Agent:
 
     async def teardown(self) -> None:
         """Called once when the agent is terminated or the orchestrator closes."""
+
+    # -- liveness and replicas -------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Say the agent is alive. Agents with a ``heartbeat_timeout`` that stay silent longer
+        go to state ``error`` and their tasks are reassigned; a heartbeat brings them back."""
+        self.last_heartbeat = time.monotonic()
+        if self.state is AgentState.ERROR and not self.breaker_until:
+            self.state = AgentState.RUNNING if self.load else AgentState.IDLE
+
+    def clone(self, name: str) -> Agent:
+        """A fresh replica: same handler and settings, its own state and statistics."""
+        new = copy.copy(self)
+        new.name = name
+        fn = self._fn
+        if getattr(fn, "__self__", None) is self:  # a bound method: bind it to the replica
+            new._fn = getattr(new, fn.__name__)
+        new.metadata = dict(self.metadata)
+        new.state = AgentState.CREATED
+        new.load = new.completed = new.failed = new.consecutive_failures = 0
+        new.total_latency = new.breaker_until = 0.0
+        new.probing = False
+        new.last_heartbeat = new.idle_since = time.monotonic()
+        return new
 
     # -- state and statistics --------------------------------------------------------------
 
@@ -186,3 +222,16 @@ class Agent:
             f"<Agent {self.name!r} {list(self.capabilities)} {self.state} "
             f"load={self.load}/{self.capacity}>"
         )
+
+
+def _replicas(value: tuple[int, int] | dict[str, int] | None, name: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    lo, hi = (value.get("min", 1), value.get("max", 1)) if isinstance(value, dict) else value
+    if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi and hi >= 1):
+        raise ValidationError(
+            f"agent {name!r}: replicas needs whole numbers with 0 <= min <= max and max >= 1, "
+            f"not min={lo!r} max={hi!r}.",
+            field="replicas",
+        )
+    return (lo, hi)

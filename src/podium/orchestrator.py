@@ -18,8 +18,10 @@ from typing import Any
 
 from ._engine import Run
 from ._scheduler import Strategy
+from ._supervisor import Supervisor
 from .agents import Agent, AgentState
 from .errors import HandlerError, TaskFailed, ValidationError
+from .pool import AgentPool
 from .result import RunResult, TaskResult, TaskStatus
 from .workflow import Task, Workflow
 
@@ -48,6 +50,8 @@ class Orchestrator:
         self._active: dict[str, Run] = {}
         self._finished: OrderedDict[str, RunResult] = OrderedDict()
         self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
+        self.pools: dict[str, AgentPool] = {}
+        self._supervisor = Supervisor(self)
 
     # -- agents ----------------------------------------------------------------------------
 
@@ -98,11 +102,92 @@ class Orchestrator:
             built = Agent(handler=agent, **options)
         else:
             raise HandlerError(f"{agent!r} is not callable and cannot be an agent.")
-        self.agents[built.name] = built
+        if built.replicas is not None:
+            return self._add_pool(built)
+        self._attach(built)
+        return built
+
+    def _attach(self, agent: Agent) -> None:
+        self.agents[agent.name] = agent
         for run in self._active.values():
-            run.scheduler.add_agent(built)
+            run.scheduler.add_agent(agent)
+            run._dispatch()
+
+    def _add_pool(self, template: Agent) -> Agent:
+        lo, hi = template.replicas  # type: ignore[misc]
+        pool = self.pools[template.name] = AgentPool(template, lo, hi)
+        first = None
+        for _ in range(max(lo, 1)):
+            replica = pool.new_replica()
+            self._attach(replica)
+            first = first or replica
+        return first  # type: ignore[return-value]
+
+    # -- live agents -------------------------------------------------------------------------
+
+    async def add_agent(self, agent: Any, **options: Any) -> Agent:
+        """Register an agent while runs are live; it is set up and picks up waiting tasks of
+        its capabilities at once."""
+        built = self.register(agent, **options)
+        await self._setup_agents([a for a in self.agents.values() if a.state is AgentState.CREATED])
+        for run in self._active.values():
             run._dispatch()
         return built
+
+    def pause_agent(self, name: str) -> Agent:
+        """Give the agent no new tasks; the ones it runs finish."""
+        agent = self._agent(name)
+        if agent.state in (AgentState.IDLE, AgentState.RUNNING):
+            agent.state = AgentState.PAUSED
+            self._event("agent_paused", agent=name)
+        return agent
+
+    def resume_agent(self, name: str) -> Agent:
+        """Let a paused agent take tasks again."""
+        agent = self._agent(name)
+        if agent.state is AgentState.PAUSED:
+            agent.state = AgentState.RUNNING if agent.load else AgentState.IDLE
+            self._event("agent_resumed", agent=name)
+            for run in self._active.values():
+                run._dispatch()
+        return agent
+
+    async def terminate_agent(self, name: str) -> Agent:
+        """Remove the agent: its running tasks go back to the queue for other agents, and
+        its ``teardown()`` runs."""
+        agent = self._agent(name)
+        agent.state = AgentState.TERMINATED
+        self.agents.pop(name, None)
+        for run in self._active.values():
+            run.scheduler.remove_agent(agent)
+            moved = run.reassign(agent, f"agent {name!r} was terminated")
+            run.event("agent_terminated", agent=name, moved=moved)
+        if agent.pool is not None and agent.pool in self.pools:
+            pool = self.pools[agent.pool]
+            if agent in pool.replicas:
+                pool.replicas.remove(agent)
+        try:
+            await agent.teardown()
+        except Exception as exc:  # a failing teardown must not stop the runs
+            self._event("agent_teardown_failed", agent=name, error=f"{type(exc).__name__}: {exc}")
+        return agent
+
+    def active_runs(self) -> list[Run]:
+        """Runs in progress."""
+        return list(self._active.values())
+
+    def _agent(self, name: str) -> Agent:
+        agent = self.agents.get(name)
+        if agent is None:
+            raise ValidationError(
+                f"no agent named {name!r} (agents: {', '.join(sorted(self.agents)) or 'none'}).",
+                field="agent",
+            )
+        return agent
+
+    def _event(self, kind: str, **data: Any) -> None:
+        for run in self._active.values():
+            run.event(kind, **data)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -121,10 +206,14 @@ class Orchestrator:
             from .spec import load_workflow
 
             workflow = load_workflow(workflow)
+        for a in workflow.agents:
+            if a.replicas is not None and a.name not in self.pools:
+                self.register(a)  # pools live in the orchestrator, so they can scale
         agents = dict(self.agents)
         threaded = any(a.executor == "thread" for a in [*agents.values(), *workflow.agents])
         for a in workflow.agents:
-            agents[a.name] = a
+            if a.replicas is None:
+                agents[a.name] = a
         return Run(
             workflow,
             list(agents.values()),
@@ -138,12 +227,15 @@ class Orchestrator:
         await self._setup_agents(run.agents.values())
         self._active[run.run_id] = run
         self._share_agents()
+        self._supervisor.start()
         try:
             result = await run.execute()
         finally:
             del self._active[run.run_id]
             self._share_agents()
             self._remember(run)
+            if not self._active:
+                await self._supervisor.stop()
         return result
 
     async def run(

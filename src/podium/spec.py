@@ -43,6 +43,11 @@ class BreakerSpec(_Model):
     cooldown: float = Field(30.0, ge=0)
 
 
+class ReplicasSpec(_Model):
+    min: int = Field(1, ge=0)
+    max: int = Field(1, ge=1)
+
+
 class AgentSpec(_Model):
     name: str = Field(min_length=1)
     capabilities: list[str] = Field(default_factory=list)
@@ -52,6 +57,8 @@ class AgentSpec(_Model):
     cost_estimate: float | None = Field(None, ge=0)
     executor: Literal["async", "thread", "inline"] | None = None
     circuit_breaker: BreakerSpec | None = None
+    heartbeat_timeout: float | None = Field(None, gt=0)
+    replicas: ReplicasSpec | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -197,6 +204,8 @@ def _build_agent(a: AgentSpec, base: Path | None, source: str | None) -> Agent:
         "cost_estimate": a.cost_estimate,
         "executor": a.executor,
         "metadata": a.metadata,
+        "heartbeat_timeout": a.heartbeat_timeout,
+        "replicas": a.replicas.model_dump() if a.replicas else None,
     }
     if a.circuit_breaker is not None:
         options["breaker_failures"] = a.circuit_breaker.failures
@@ -315,6 +324,7 @@ def _allowed_fields(loc: list[Any]) -> list[str]:
         "agents": AgentSpec,
         "retry": RetrySpec,
         "circuit_breaker": BreakerSpec,
+        "replicas": ReplicasSpec,
     }
     model: type[BaseModel] = WorkflowSpec
     for part in loc[:-1]:
