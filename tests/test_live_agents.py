@@ -1,0 +1,235 @@
+"""Agents changed while a run is live: pause, resume, add, terminate, heartbeats, pools."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import podium
+from podium import AgentState
+from podium.pool import AgentPool
+
+
+def fanout(n: int, capability: str = "x", **wf_options) -> podium.Workflow:
+    wf = podium.Workflow("live", **wf_options)
+    for i in range(n):
+        wf.task(f"t{i}", capability=capability)
+    return wf
+
+
+async def wait_for(predicate, limit: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while not predicate():
+        assert loop.time() < end, "condition never held"
+        await asyncio.sleep(0.005)
+
+
+async def test_paused_agent_gets_no_new_tasks_and_resume_lets_it_work(orch):
+    ran: list[str] = []
+    gate = asyncio.Event()
+
+    @orch.agent(name="a", capabilities=["x"], capacity=1)
+    async def a(ctx):
+        ran.append("a")
+        await gate.wait()
+        return "a"
+
+    run = orch.prepare(fanout(3))
+    task = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: ran == ["a"])
+    orch.pause_agent("a")
+    assert orch.agents["a"].state is AgentState.PAUSED
+    gate.set()
+    await wait_for(lambda: run.n_completed == 1)
+    await asyncio.sleep(0.05)
+    assert ran == ["a"]  # paused: the finished slot was not refilled
+    orch.resume_agent("a")
+    result = await task
+    assert result.status == "completed"
+    assert ran == ["a", "a", "a"]
+    kinds = [e["event"] for e in run.events]
+    assert kinds == ["agent_paused", "agent_resumed"]
+
+
+async def test_added_agent_picks_up_queued_tasks_at_once(orch):
+    @orch.agent(name="slow", capabilities=["x"], capacity=1)
+    async def slow(ctx):
+        await asyncio.sleep(10)
+        return "slow"
+
+    run = orch.prepare(fanout(4))
+    task = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: run.n_running == 1)
+
+    async def fast(ctx):
+        return "fast"
+
+    await orch.add_agent(fast, name="fast", capabilities=["x"], capacity=4)
+    await wait_for(lambda: run.n_completed == 3)
+    assert {run.records[f"t{i}"].agent for i in range(4)} >= {"fast"}
+    await orch.terminate_agent("slow")  # its task moves to "fast"
+    result = await task
+    assert result.status == "completed"
+    assert {t.agent for t in result.tasks.values()} == {"fast"}
+
+
+async def test_terminated_agent_task_is_reassigned_and_torn_down(orch):
+    torn: list[str] = []
+
+    class Slow(podium.Agent):
+        capabilities = ["x"]
+        capacity = 1
+
+        async def handle(self, ctx):
+            await asyncio.sleep(10)
+
+        async def teardown(self):
+            torn.append(self.name)
+
+    orch.register(Slow(name="doomed"))
+
+    @orch.agent(name="other", capabilities=["x"], capacity=1)
+    async def other(ctx):
+        return "other"
+
+    run = orch.prepare(fanout(1))
+    # make "doomed" take it first: "other" is paused until the task started
+    orch.pause_agent("other")
+    task = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: run.records["t0"].agent == "doomed")
+    orch.resume_agent("other")
+    await orch.terminate_agent("doomed")
+    result = await task
+    t = result.tasks["t0"]
+    assert (t.status, t.agent, t.attempts) == ("completed", "other", 2)
+    assert torn == ["doomed"]
+    assert "doomed" not in orch.agents
+    assert any(
+        e["event"] == "agent_terminated" and e["agent"] == "doomed" and e["moved"] == 1
+        for e in run.events
+    )
+
+
+async def test_agent_that_misses_heartbeats_goes_to_error_and_loses_its_task(orch):
+    @orch.agent(name="mute", capabilities=["x"], capacity=1, heartbeat_timeout=0.1)
+    async def mute(ctx):
+        await asyncio.sleep(10)
+
+    @orch.agent(name="alive", capabilities=["x"], capacity=1)
+    async def alive(ctx):
+        return "alive"
+
+    orch.pause_agent("alive")
+    run = orch.prepare(fanout(1))
+    task = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: run.records["t0"].agent == "mute")
+    orch.resume_agent("alive")
+    result = await task
+    assert result.tasks["t0"].agent == "alive"
+    assert orch.agents["mute"].state is AgentState.ERROR
+    assert [e["event"] for e in run.events if e["agent"] == "mute"] == ["agent_error"]
+    orch.agents["mute"].heartbeat()
+    assert orch.agents["mute"].state is AgentState.IDLE
+
+
+async def test_heartbeats_keep_an_agent_alive(orch):
+    @orch.agent(name="chatty", capabilities=["x"], capacity=1, heartbeat_timeout=0.1)
+    async def chatty(ctx):
+        agent = ctx.run.agents[ctx.agent]
+        for _ in range(6):
+            agent.heartbeat()
+            await asyncio.sleep(0.04)
+        return "done"
+
+    result = await orch.run(fanout(1))
+    assert result.tasks["t0"].attempts == 1
+    assert orch.agents["chatty"].state is AgentState.IDLE
+
+
+async def test_pool_grows_while_tasks_wait_and_records_decisions(orch):
+    used: set[str] = set()
+
+    @orch.agent(name="w", capabilities=["x"], capacity=2, replicas={"min": 1, "max": 3})
+    async def work(ctx):
+        used.add(ctx.agent)
+        await asyncio.sleep(0.15)
+        return ctx.agent
+
+    assert [a.name for a in orch.agents.values()] == ["w-1"]
+    run = orch.prepare(fanout(12))
+    result = await orch.execute(run)
+    assert result.status == "completed"
+    assert used == {"w-1", "w-2", "w-3"}
+    ups = [e for e in run.events if e["event"] == "scale_up"]
+    assert [e["replicas"] for e in ups] == [2, 3]
+    assert all(e["pool"] == "w" and e["waiting"] > 0 for e in ups)
+
+
+async def test_pool_shrinks_when_idle(orch):
+    @orch.agent(name="w", capabilities=["x"], capacity=1, replicas={"min": 1, "max": 4})
+    async def work(ctx):
+        await asyncio.sleep(0.05 if ctx.task_id != "last" else 0.6)
+        return ctx.agent
+
+    orch.pools["w"].idle_timeout = 0.1
+    wf = fanout(4)
+    wf.task("last", capability="x", depends_on=[f"t{i}" for i in range(4)])
+    run = orch.prepare(wf)
+    await orch.execute(run)
+    downs = [e for e in run.events if e["event"] == "scale_down"]
+    assert downs, run.events
+    assert len(orch.pools["w"].live()) < 4
+
+
+def test_pool_decisions_are_pure():
+    tmpl = podium.Agent("p", ["x"], capacity=2, handler=lambda ctx: None)
+    pool = AgentPool(tmpl, 1, 4, idle_timeout=1.0)
+    assert pool.decide(0, 0.0) == (1, [])  # below its floor
+    r1 = pool.new_replica()
+    r1.state = AgentState.IDLE
+    assert pool.decide(2, 0.0) == (0, [])  # fits in free capacity
+    assert pool.decide(7, 0.0) == (3, [])  # 5 over capacity -> 3 replicas of 2 (capped at 4)
+    r2 = pool.new_replica()
+    r2.state = AgentState.IDLE
+    r2.idle_since = 0.0
+    assert pool.decide(0, 0.5) == (0, [])  # not idle long enough
+    assert pool.decide(0, 2.0) == (0, [r2])  # newest idle replica goes, down to min
+    r2.load = 1
+    assert pool.decide(0, 3.0) == (0, [])  # busy replicas stay
+
+
+def test_replicas_setting_is_checked():
+    with pytest.raises(podium.ValidationError, match="replicas needs whole numbers"):
+        podium.Agent("p", ["x"], handler=lambda ctx: None, replicas={"min": 3, "max": 2})
+
+
+async def test_control_of_unknown_agent_names_it(orch):
+    with pytest.raises(podium.ValidationError, match="no agent named 'ghost'"):
+        orch.pause_agent("ghost")
+
+
+async def test_pool_from_workflow_file(write_file, orch):
+    write_file(
+        "pool_agents.py",
+        "import asyncio\n\n\nasync def work(ctx):\n"
+        "    await asyncio.sleep(0.1)\n    return ctx.agent\n",
+    )
+    flow = write_file(
+        "flow.yaml",
+        """
+name: pooled
+agents:
+  - name: w
+    capabilities: [x]
+    capacity: 1
+    replicas: {min: 1, max: 3}
+    handler: pool_agents:work
+tasks:
+"""
+        + "".join(f"  - {{id: t{i}, capability: x}}\n" for i in range(6)),
+    )
+    result = await orch.run(flow)
+    assert result.status == "completed"
+    assert len({t.agent for t in result.tasks.values()}) > 1
