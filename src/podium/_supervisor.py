@@ -63,8 +63,8 @@ class Supervisor:
             waiting = 0
             for run in orch.active_runs():
                 for route in run.scheduler.routes.values():
-                    if route.heap and any(a.pool == pool.name for a in route.agents):
-                        waiting += len(route.heap)
+                    if route.size and any(a.pool == pool.name for a in route.agents):
+                        waiting += route.size
             add, remove = pool.decide(waiting, now)
             for _ in range(add):
                 replica = pool.new_replica()

@@ -63,6 +63,7 @@ class TaskResult:
         "rank",
         "result",
         "route",
+        "seq",
         "started_at",
         "status",
         "task",
@@ -86,6 +87,7 @@ class TaskResult:
         self.waiting = len(task.depends_on)  # dependencies not yet completed
         self.dependents: list[TaskResult] = []
         self.rank = 0.0
+        self.seq = 0  # arrival order among ready tasks (FIFO tie-break)
         self.route: Any = None
         self.tried: set[str] | None = None  # agents of earlier attempts, for failover
         self.worker: Any = None  # the asyncio Task running it while it is suspended
