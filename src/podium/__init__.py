@@ -5,6 +5,8 @@ Layout: ``workflow`` (tasks and DAGs built in code), ``spec`` (workflow files), 
 (``_scheduler``) and the graph analysis (``_graph``) are private.
 """
 
+import os
+
 from .agents import Agent as Agent
 from .agents import AgentState as AgentState
 from .context import Context as Context
@@ -24,12 +26,23 @@ from .result import RunResult as RunResult
 from .result import RunStatus as RunStatus
 from .result import TaskResult as TaskResult
 from .result import TaskStatus as TaskStatus
-from .spec import load_workflow as load_workflow
 from .workflow import Retry as Retry
 from .workflow import Task as Task
 from .workflow import Workflow as Workflow
 
 __version__ = "0.1.0"
+
+
+def load_workflow(path: str | os.PathLike[str]) -> Workflow:
+    """Load and validate a workflow file; handlers are imported relative to its folder.
+
+    >>> wf = podium.load_workflow("flow.yaml")
+    """
+    # pydantic and yaml load on first use, so `podium --help` starts fast
+    from .spec import load_workflow as load
+
+    return load(path)
+
 
 __all__ = [
     "Agent",
