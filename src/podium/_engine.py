@@ -129,6 +129,9 @@ class Run:
         self.n_completed = 0
         self._preset = preset or {}
         self._watch: dict[TaskResult, asyncio.Future[TaskResult]] = {}  # delegated tasks
+        # ids of delegated tasks: their failures go to the parent waiting for them (which may
+        # handle them), not straight to on_failure, and do not decide the run's status
+        self._subtasks: set[str] = set()
         if preset:
             self._apply_preset(preset)
         self._roots = [r for r in order if not r.waiting and r.status is PENDING]
@@ -253,7 +256,7 @@ class Run:
         self.finished_at = time.time()
         if self._cancelled:
             self.status = RunStatus.CANCELLED
-        elif self.n_completed == self.total:
+        elif self.n_completed == self.total or self._own_completed():
             self.status = RunStatus.COMPLETED
         elif self.on_failure == "continue" and self.n_completed:
             self.status = RunStatus.PARTIAL
@@ -261,6 +264,14 @@ class Run:
             self.status = RunStatus.FAILED
         if self._sink is not None:
             self._sink("run", None)  # type: ignore[arg-type]
+
+    def _own_completed(self) -> bool:
+        """Every task of the workflow completed; delegated ones that did not were abandoned
+        or handled by their parent."""
+        subs = self._subtasks
+        if not subs:
+            return False
+        return all(r.status is COMPLETED for r in self.records.values() if r.id not in subs)
 
     def _dispatch(self) -> None:
         if self._stopping:
@@ -315,7 +326,9 @@ class Run:
                     else:
                         cv = None
                         res = agent._fn(ctx)
-                except (Exception, asyncio.CancelledError) as exc:
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:
                     self._fail(rec, agent, exc)
                     continue
                 if type(res) is CoroutineType:
@@ -325,7 +338,9 @@ class Run:
                         first = cv.run(res.send, None)
                     except StopIteration as stop:
                         self._succeed(rec, agent, stop.value)
-                    except (Exception, asyncio.CancelledError) as exc:
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException as exc:
                         self._fail(rec, agent, exc)
                     else:
                         await self._await_rest(rec, agent, _Resume(res, first, cv))
@@ -362,10 +377,12 @@ class Run:
             if type(value) is CoroutineType:  # a sync callable in a thread returned one
                 value = await value
         except asyncio.CancelledError as exc:
-            if rec.cancel_reason is None:
+            if rec.cancel_reason is None and worker.cancelling():  # type: ignore[union-attr]
                 raise  # not ours: the loop is going away
-            error = exc
-        except Exception as exc:
+            error = exc  # ours, or the handler raised it itself
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
             error = exc
         finally:
             if timer is not None:
@@ -504,7 +521,7 @@ class Run:
             self._sink("end", rec)
         if self._watch:
             self._notify(rec)
-        if self.on_failure == "fail_fast":
+        if self.on_failure == "fail_fast" and rec.id not in self._subtasks:
             self._stop(f"task {rec.id!r} failed")
         else:
             self._skip_dependents(rec)
@@ -615,6 +632,7 @@ class Run:
                 )
             rec.rank = parent.rank if parent is not None else 1.0
             self.records[task.id] = rec
+            self._subtasks.add(task.id)
             self.total += 1
             self._remaining += 1
             saved = self._preset.get(task.id)
