@@ -475,10 +475,10 @@ class Run:
         if self._remaining:
             if self._sched._ready:  # else nothing waits for the capacity just freed
                 self._dispatch()
-            if self._on_release is not None:
-                self._on_release()
         else:
             self._finish()
+        if self._on_release is not None:  # other runs may wait for this agent, even at the end
+            self._on_release()
 
     def _fail(
         self,
@@ -543,6 +543,8 @@ class Run:
             self._dispatch()
         else:
             self._finish()
+        if self._on_release is not None:  # its agent's capacity is free for other runs too
+            self._on_release()
 
     def _finish(self) -> None:
         if self._done is not None and not self._done.done():
