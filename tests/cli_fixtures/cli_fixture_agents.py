@@ -1,0 +1,17 @@
+"""Handlers for the CLI's fixture workflows (imported relative to the workflow files)."""
+
+import asyncio
+
+
+async def work(ctx):
+    await asyncio.sleep(ctx.input.get("sleep", 0) if isinstance(ctx.input, dict) else 0)
+    return {"task": ctx.task_id, "deps": sorted(ctx.deps)}
+
+
+def boom(ctx):
+    raise ValueError(f"boom in {ctx.task_id}")
+
+
+async def slow(ctx):
+    await asyncio.sleep(60)  # only ever cancelled by the test
+    return None
