@@ -234,10 +234,13 @@ def test_summary_of_a_big_run_is_capped(flow) -> None:
     assert "70 completed" in p.stdout.splitlines()[-1]
 
 
-def _interrupt(sig: signal.Signals, *args: str) -> tuple[subprocess.Popen[str], str, str]:
-    """Start a run of slow.yaml, wait for its run id, send ``sig``; returns (proc, out, err)."""
+def _interrupt(
+    sig: signal.Signals, *args: str, file: str = "slow.yaml", twice: bool = False
+) -> tuple[subprocess.Popen[str], str, str]:
+    """Start a run, wait for its run id, send ``sig`` (``twice``: again once the run says it
+    is cancelling); returns (proc, stdout, stderr)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "podium", "run", str(FIXTURES / "slow.yaml"), *args],
+        [sys.executable, "-m", "podium", "run", str(FIXTURES / file), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -247,7 +250,14 @@ def _interrupt(sig: signal.Signals, *args: str) -> tuple[subprocess.Popen[str], 
         first = (proc.stderr if args else proc.stdout).readline()  # type: ignore[union-attr]
         assert RUN_LINE.match(first.strip()), first
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
+        if twice:
+            said = proc.stderr.readline()  # type: ignore[union-attr]
+            assert said.startswith("interrupted: cancelling running tasks"), said
+            proc.send_signal(sig)
+            out, err = proc.communicate(timeout=30)
+            err = said + err
+        else:
+            out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -280,6 +290,17 @@ def test_ctrl_c_with_json_prints_the_cancelled_run() -> None:
     assert doc["tasks"]["after"]["status"] == "skipped"
     assert {rec["status"] for rec in doc["tasks"].values()} <= {"cancelled", "skipped"}
     assert "Traceback" not in err
+
+
+def test_second_ctrl_c_stops_waiting_for_handlers_that_ignore_cancellation() -> None:
+    proc, out, err = _interrupt(signal.SIGINT, file="stubborn.yaml", twice=True)
+    assert proc.returncode == 130
+    assert "interrupted again: not waiting for 1 running task" in err
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()}
+    assert rows["stuck"][2] == "running"
+    assert rows["later"][2] == "skipped"
+    assert "cancelled" in out.splitlines()[-1]
+    assert "Traceback" not in out + err
 
 
 def test_sigterm_cancels_the_run_and_exits_143() -> None:

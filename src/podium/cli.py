@@ -112,7 +112,8 @@ def _report_error(exc: PodiumError, json_out: bool = False) -> int:
 
 @contextmanager
 def _user_errors(json_out: bool = False) -> Iterator[None]:
-    """Turn a `PodiumError` into ``error: ...`` and its exit code, with no traceback."""
+    """Turn a `PodiumError` into ``error: ...`` and its exit code, with no traceback (and
+    Ctrl-C into exit 130)."""
     from .errors import PodiumError, PodiumInternalError
 
     try:
@@ -121,6 +122,9 @@ def _user_errors(json_out: bool = False) -> Iterator[None]:
         raise  # a bug: the traceback is what a bug report needs
     except PodiumError as exc:
         raise typer.Exit(_report_error(exc, json_out)) from None
+    except KeyboardInterrupt:  # Ctrl-C while loading a file: nothing ran
+        _say("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _print_json(doc: Any) -> None:
@@ -172,35 +176,43 @@ def _prepare(path: Path, json_out: bool) -> tuple[Orchestrator, Run]:
 
 
 class _Stop:
-    """What ended a run early: the number of the signal that cancelled it."""
+    """How a run was interrupted: the signal that cancelled it and how many arrived."""
 
     signum: int | None = None
+    count = 0
 
 
 def _execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     """Run ``run`` to the end with progress on stderr, print its summary (or its JSON
     document) and return the exit code. ``run``, ``demo`` and ``resume`` share it.
 
-    Ctrl-C: asyncio turns SIGINT into cancellation of the main task, the engine cancels the
-    running handlers and skips the rest, and the summary shows the run as cancelled.
+    SIGINT (Ctrl-C) and SIGTERM cancel the main task: the engine cancels the running handlers
+    and skips the rest, and the summary shows the run as cancelled (exit 128 + signal). A
+    second signal stops waiting for handlers that ignore cancellation; a third quits at once.
     """
-    from .errors import PodiumError
+    from .errors import PodiumError, PodiumInternalError
 
     stop = _Stop()
     try:
         asyncio.run(_drive(orch, run, json_out, stop))
     except (KeyboardInterrupt, asyncio.CancelledError):
         stop.signum = stop.signum or signal.SIGINT
+    except PodiumInternalError:
+        raise
     except PodiumError as exc:  # e.g. an agent's setup() failed
-        from .errors import PodiumInternalError
-
-        if isinstance(exc, PodiumInternalError):
-            raise
         return _report_error(exc, json_out)
+    code = _report_run(run, json_out, stop)
+    if stop.signum and _threads_linger():
+        _leave(code)
+    return code
+
+
+def _report_run(run: Run, json_out: bool, stop: _Stop) -> int:
+    """Print the run's summary (or JSON document) and return its exit code."""
     result = run.result()
-    # cancelled before the engine started (Ctrl-C during agent setup): the run never ran
-    status = "cancelled" if stop.signum and str(result.status) == "running" else None
-    status = status or str(result.status)
+    status = str(result.status)
+    if stop.signum and status == "running":  # interrupted before it could close
+        status = "cancelled"
     if json_out:
         doc = result.to_dict()
         doc["status"] = status
@@ -214,23 +226,43 @@ def _execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     return EXIT_OK if status == "completed" else EXIT_FAILED
 
 
+def _threads_linger() -> bool:
+    """Whether a thread (a sync handler still running) would hold the interpreter's exit."""
+    import threading
+
+    main_thread = threading.main_thread()
+    return any(t is not main_thread and not t.daemon for t in threading.enumerate())
+
+
 async def _drive(orch: Orchestrator, run: Run, json_out: bool, stop: _Stop) -> None:
     from ._progress import follow
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
 
-    def terminate() -> None:
-        stop.signum = signal.SIGTERM
+    def interrupt(signum: int) -> None:
+        stop.count += 1
+        if stop.count == 1:
+            # the engine hears this as cancellation: it cancels handlers and skips the rest
+            stop.signum = signum
+            what = "interrupted" if signum == signal.SIGINT else "terminated"
+            _say(f"{what}: cancelling running tasks (press Ctrl-C again to quit at once)")
+        elif stop.count == 2:
+            n = run.n_running
+            _say(f"interrupted again: not waiting for {n} running task{'s' * (n != 1)}")
+        else:
+            _leave(128 + (stop.signum or signum))
         if main_task is not None:
             main_task.cancel()
 
-    try:
-        loop.add_signal_handler(signal.SIGTERM, terminate)
-        handles_term = True
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, not the main thread
-        handles_term = False
-    # the run id comes first, once Ctrl-C is already handled: scripts read it to follow the run
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, interrupt, sig)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, not the main thread
+            pass
+    # the run id comes first, once signals are handled: scripts read it to follow the run
     _say(
         f"run {run.run_id} started: workflow {run.workflow.name!r}, {run.total} tasks",
         stderr=json_out,
@@ -242,9 +274,23 @@ async def _drive(orch: Orchestrator, run: Run, json_out: bool, stop: _Stop) -> N
     finally:
         watcher.cancel()
         await asyncio.wait([watcher])
+        if stop.count >= 2:
+            # handlers that ignore cancellation would hold asyncio.run's clean-up forever
+            _leave(_report_run(run, json_out, stop))
         await orch.close()
-        if handles_term:
-            loop.remove_signal_handler(signal.SIGTERM)
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def _leave(code: int) -> None:
+    """Exit at once, without waiting for threads: Python cannot stop a sync handler that is
+    still running in a thread, and an interrupted run should not wait for it."""
+    import os
+
+    _console(stderr=True).show_cursor(True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 _STYLES = {

@@ -15,3 +15,12 @@ def boom(ctx):
 async def slow(ctx):
     await asyncio.sleep(60)  # only ever cancelled by the test
     return None
+
+
+async def stubborn(ctx):
+    """Ignores cancellation (badly behaved on purpose): only a second Ctrl-C gets past it."""
+    for _ in range(600):
+        try:
+            await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            pass
