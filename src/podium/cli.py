@@ -131,7 +131,7 @@ def _print_json(doc: Any) -> None:
     import json
 
     indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(doc, indent=indent) + "\n")  # ASCII: any locale can print it
     sys.stdout.flush()
 
 
