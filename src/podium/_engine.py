@@ -179,6 +179,16 @@ class Run:
             for d in rec.dependents:
                 d.waiting -= 1
 
+    def restore(self, preset: dict[str, dict[str, Any]]) -> None:
+        """Apply ``preset`` (as ``Run(preset=...)``) to a run that has not started: the store
+        finds resumed states and cache hits only once the run is built."""
+        if self._loop is not None:
+            raise RuntimeError("Run.restore() must come before the run starts")
+        self._preset = {**self._preset, **preset}
+        self._apply_preset(preset)
+        self._roots = [r for r in self.records.values() if not r.waiting and r.status is PENDING]
+        self._remaining = self.total - self.n_completed
+
     def _check_routes(self) -> None:
         sched = self._sched
         empty = {r for r in sched.routes.values() if not r.agents}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._engine import Run
 from ._scheduler import Strategy
@@ -24,6 +25,10 @@ from .errors import HandlerError, TaskFailed, ValidationError
 from .pool import AgentPool
 from .result import RunResult, TaskResult, TaskStatus
 from .workflow import Task, Workflow
+
+if TYPE_CHECKING:
+    from .stores.base import RunRecord, Store
+    from .stores.recorder import Recorder
 
 __all__ = ["Orchestrator"]
 
@@ -35,6 +40,10 @@ class Orchestrator:
 
     ``strategy`` picks among capable agents: ``score`` (default), ``least_loaded``,
     ``round_robin``, or any object with ``select(candidates, task)``.
+
+    ``store`` records every run durably so it can be resumed and inspected: a `Store`, or a
+    URL for `podium.stores.open_store` (``"runs.db"``, ``"sqlite:///runs.db"``,
+    ``"postgresql://user@host/db"``, ``"memory"``). Without one, nothing is recorded.
     """
 
     def __init__(
@@ -42,6 +51,7 @@ class Orchestrator:
         *,
         strategy: str | Strategy | None = None,
         max_threads: int | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
     ) -> None:
         self.agents: dict[str, Agent] = {}
         self.strategy = strategy
@@ -52,6 +62,16 @@ class Orchestrator:
         self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
         self.pools: dict[str, AgentPool] = {}
         self._supervisor = Supervisor(self)
+        self.store: Store | None = None
+        self._owns_store = False
+        if store is not None:
+            from .stores.base import Store as _Store
+            from .stores.base import open_store
+
+            self._owns_store = not isinstance(store, _Store)
+            self.store = open_store(store)
+        self._recorders: dict[str, Recorder] = {}
+        self._resuming: dict[str, RunRecord] = {}
 
     # -- agents ----------------------------------------------------------------------------
 
@@ -223,8 +243,22 @@ class Orchestrator:
         )
 
     async def execute(self, run: Run) -> RunResult:
-        """Set up the run's agents, run it to the end and return its result."""
-        await self._setup_agents(run.agents.values())
+        """Set up the run's agents, run it to the end and return its result.
+
+        With a store, the run is recorded first (see `record`) and its final state last.
+        """
+        try:
+            await self._setup_agents(run.agents.values())
+        except BaseException:
+            recorder = self._recorders.pop(run.run_id, None)
+            if recorder is not None:  # recorded but never started: it failed
+                await recorder.close()
+                await recorder.store.update_run(
+                    run.run_id, status="failed", finished_at=time.time()
+                )
+            raise
+        if self.store is not None and run.run_id not in self._recorders:
+            await self.record(run)
         self._active[run.run_id] = run
         self._share_agents()
         self._supervisor.start()
@@ -236,7 +270,86 @@ class Orchestrator:
             self._remember(run)
             if not self._active:
                 await self._supervisor.stop()
+            recorder = self._recorders.pop(run.run_id, None)
+            if recorder is not None:
+                from .stores.recorder import finish
+
+                await finish(recorder, run)
         return result
+
+    async def record(self, run: Run) -> None:
+        """Record a prepared run in the store before it starts (`execute` does it when not
+        done yet): its row, its cache hits, and the flusher that writes its transitions.
+
+        Once this returns, ``podium resume <run.run_id>`` can pick the run up.
+        """
+        if run.run_id in self._recorders:
+            return
+        if self.store is None:
+            raise ValidationError(
+                "this orchestrator has no store: create it with "
+                "Orchestrator(store='runs.db') to record runs.",
+                field="store",
+            )
+        from .stores.recorder import begin
+
+        def store_failed(exc: BaseException) -> None:
+            run._stop(f"the run store failed: {exc}")
+
+        resumed = self._resuming.pop(run.run_id, None)
+        recorder = await begin(self.store, run, resumed=resumed, on_error=store_failed)
+        if run._sink is None:
+            run._sink = recorder.sink
+        else:  # someone else listens too
+            first, second = run._sink, recorder.sink
+
+            def both(kind: str, rec: Any) -> None:
+                first(kind, rec)
+                second(kind, rec)
+
+            run._sink = both
+        self._recorders[run.run_id] = recorder
+
+    async def prepare_resume(
+        self,
+        run_id: str,
+        workflow: Workflow | str | os.PathLike[str] | None = None,
+    ) -> Run:
+        """Build the run that continues run ``run_id`` from the store, without starting it.
+
+        Completed tasks keep their results and do not run again; every other task runs
+        (again), its attempt count carried over. ``workflow`` defaults to the one stored with
+        the run (a workflow file is read back from the store, its handlers imported from the
+        file's folder); a workflow built in code needs its agents registered here.
+        """
+        if self.store is None:
+            raise ValidationError(
+                "resume needs a store: Orchestrator(store='runs.db') (the one the run was "
+                "recorded in).",
+                field="store",
+            )
+        from .stores.definition import rebuild
+        from .stores.recorder import load_for_resume
+
+        saved, states = await load_for_resume(self.store, run_id)
+        if workflow is None:
+            workflow = rebuild(saved.definition, run_id=run_id)
+        run = self.prepare(workflow, run_id=run_id)
+        run.restore({tid: s.preset() for tid, s in states.items()})
+        self._resuming[run_id] = saved
+        return run
+
+    async def resume(
+        self,
+        run_id: str,
+        workflow: Workflow | str | os.PathLike[str] | None = None,
+    ) -> RunResult:
+        """Continue a recorded run that was interrupted (or failed) until it ends.
+
+        >>> orch = podium.Orchestrator(store="runs.db")
+        >>> result = await orch.resume("3f2a9c1d04b7")
+        """
+        return await self.execute(await self.prepare_resume(run_id, workflow))
 
     async def run(
         self,
@@ -368,6 +481,8 @@ class Orchestrator:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        if self.store is not None and self._owns_store:
+            await self.store.close()
 
     async def __aenter__(self) -> Orchestrator:
         return self

@@ -1,0 +1,357 @@
+"""The PostgreSQL store, for production: many processes and machines share one database.
+
+Hot writes go through asyncpg: each batch is one transaction that COPYs its transitions in
+(binary COPY is several times faster than INSERTs) and upserts its cache entries. Schema
+migrations run through Alembic on a short-lived psycopg connection, only when the database is
+behind. ``?schema=name`` in the URL keeps podium's tables in their own schema (created when
+missing); otherwise they go where the role's search_path says, next to other applications'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import StoreError
+from .base import (
+    CacheEntry,
+    RunRecord,
+    Store,
+    Transition,
+    decode,
+    encode,
+    normalize,
+    redact,
+    tally,
+)
+
+__all__ = ["PostgresStore"]
+
+_T_COLS = [
+    "run_id",
+    "seq",
+    "task_id",
+    "status",
+    "attempt",
+    "agent",
+    "started_at",
+    "finished_at",
+    "result",
+    "error",
+    "note",
+]
+_RUN_COLS = (
+    "run_id, workflow, status, started_at, finished_at, total, counts, stats, definition, "
+    "owner, sessions"
+)
+_UPSERT_CACHE = (
+    "INSERT INTO podium_cache (key, route, result, run_id, task_id, agent, created_at) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key) DO UPDATE SET route=excluded.route, "
+    "result=excluded.result, run_id=excluded.run_id, task_id=excluded.task_id, "
+    "agent=excluded.agent, created_at=excluded.created_at"
+)
+_LAST_STATES = (
+    "SELECT status, count(*) FROM (SELECT DISTINCT ON (task_id) status FROM podium_transitions "
+    "WHERE run_id=$1 AND task_id IS NOT NULL ORDER BY task_id, seq DESC) AS last GROUP BY status"
+)
+
+
+class PostgresStore(Store):
+    """A store in a PostgreSQL database.
+
+    >>> orch = podium.Orchestrator(store="postgresql://app@db.internal/podium")
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        self.schema = next((v for k, v in query if k == "schema"), None) or None
+        rest = urlencode([(k, v) for k, v in query if k != "schema"])
+        self._dsn = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
+        self._sa_url = urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, rest, ""))
+        self.database = parts.path.lstrip("/") or None
+        self._pool: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seq: dict[str, int] = {}
+
+    def _error(self, what: str) -> StoreError:
+        return StoreError(f"{redact(self.url)}: {what}", file=redact(self.url), field="store")
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return
+        if self._pool is not None:  # opened on another loop (run_sync twice): start over
+            self._pool.terminate()
+            self._pool = None
+        try:
+            import asyncpg
+        except ImportError:
+            raise self._error(
+                "PostgreSQL support needs asyncpg and psycopg: pip install 'podium[postgres]'."
+            ) from None
+        settings = {"application_name": "podium"}
+        if self.schema:
+            settings["search_path"] = self.schema
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=4, timeout=10, server_settings=settings
+            )
+        except Exception as exc:
+            raise self._connect_error(exc) from None
+        try:
+            await self._check_schema(pool)
+        except BaseException:
+            pool.terminate()
+            raise
+        self._pool, self._loop = pool, loop
+
+    def _connect_error(self, exc: BaseException) -> StoreError:
+        import asyncpg
+
+        if isinstance(exc, asyncpg.InvalidCatalogNameError):
+            return self._error(
+                f"database {self.database!r} does not exist. Create it (createdb "
+                f"{self.database}) or fix the URL."
+            )
+        if isinstance(
+            exc,
+            asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError,
+        ):
+            return self._error(f"PostgreSQL refused the login: {exc}. Check the user/password.")
+        if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
+            reason = str(exc) or type(exc).__name__
+            return self._error(
+                f"cannot connect to PostgreSQL ({reason}). Is the server running, and are the "
+                "host and port right?"
+            )
+        if isinstance(exc, asyncpg.PostgresError):
+            return self._error(f"PostgreSQL error: {exc}.")
+        return self._error(f"cannot connect: {type(exc).__name__}: {exc}.")
+
+    async def _check_schema(self, pool: Any) -> None:
+        import asyncpg
+
+        from .. import migrations
+
+        try:
+            version = await pool.fetchval(f"SELECT version_num FROM {migrations.VERSION_TABLE}")
+        except asyncpg.UndefinedTableError:
+            version = None
+        except asyncpg.PostgresError as exc:
+            raise self._error(f"PostgreSQL error: {exc}.") from None
+        if version == migrations.HEAD:
+            return
+        if version is not None and version not in migrations.REVISIONS:
+            raise self._error(
+                f"was written by a newer podium (schema {version!r}; this podium knows up to "
+                f"{migrations.HEAD!r}). Upgrade podium to use it."
+            )
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise self._error(
+                "creating the podium schema needs psycopg: pip install 'podium[postgres]'."
+            ) from None
+        args = {"options": f"-csearch_path={self.schema}"} if self.schema else {}
+        try:
+            await asyncio.to_thread(
+                migrations.upgrade, self._sa_url, connect_args=args, schema=self.schema
+            )
+        except Exception as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise self._error(f"cannot create the podium schema: {cause}") from None
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._loop is asyncio.get_running_loop():
+            await pool.close()
+        else:
+            pool.terminate()
+
+    async def _ready(self) -> Any:
+        if self._pool is None or self._loop is not asyncio.get_running_loop():
+            await self.open()
+        return self._pool
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        import asyncpg
+
+        pool = await self._ready()
+        try:
+            return await pool.fetch(sql, *args)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise self._error(f"PostgreSQL error: {exc}.") from None
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord) -> None:
+        import asyncpg
+
+        pool = await self._ready()
+        try:
+            await pool.execute(
+                f"INSERT INTO podium_runs ({_RUN_COLS}) VALUES "
+                "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                run.run_id,
+                run.workflow,
+                run.status,
+                run.started_at,
+                run.finished_at,
+                run.total,
+                encode(run.counts),
+                encode(run.stats),
+                encode(run.definition),
+                run.owner,
+                run.sessions,
+            )
+        except asyncpg.UniqueViolationError:
+            raise self._error(
+                f"a run with id {run.run_id!r} exists already. Resume it with "
+                f"`podium resume {run.run_id} --db {redact(self.url)}`, or choose another id."
+            ) from None
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            raise self._error(f"PostgreSQL error: {exc}.") from None
+        self._seq[run.run_id] = 0
+
+    async def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: float | None = None,
+        counts: dict[str, int] | None = None,
+        stats: dict[str, Any] | None = None,
+        owner: str | None = None,
+        new_session: bool = False,
+    ) -> None:
+        sql = (
+            "UPDATE podium_runs SET status=$2, finished_at=$3, counts=$4, stats=$5, "
+            "owner=coalesce($6, owner)"
+        )
+        if new_session:
+            sql += ", sessions=sessions+1"
+        sql += " WHERE run_id=$1 RETURNING 1"
+        rows = await self._fetch(
+            sql, run_id, status, finished_at, encode(counts), encode(stats), owner
+        )
+        if not rows:
+            raise self.unknown_run(run_id)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        rows = await self._fetch(f"SELECT {_RUN_COLS} FROM podium_runs WHERE run_id=$1", run_id)
+        if not rows:
+            raise self.unknown_run(run_id)
+        return _run_record(rows[0])
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        sql = f"SELECT {_RUN_COLS} FROM podium_runs ORDER BY started_at DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        runs = [_run_record(r) for r in await self._fetch(sql)]
+        for r in runs:
+            if r.counts is None:
+                r.counts = tally(await self._fetch(_LAST_STATES, r.run_id), r.total)
+        return runs
+
+    # -- transitions -------------------------------------------------------------------------
+
+    async def append(
+        self, run_id: str, entries: list[Any], cache: list[CacheEntry] | None = None
+    ) -> None:
+        import asyncpg
+
+        pool = await self._ready()
+        rows = normalize(entries)
+        try:
+            async with pool.acquire() as conn:
+                seq = self._seq.get(run_id)
+                if seq is None:
+                    seq = await conn.fetchval(
+                        "SELECT coalesce(max(seq), 0) FROM podium_transitions WHERE run_id=$1",
+                        run_id,
+                    )
+                records = [
+                    (run_id, seq + i, r[0], r[1], r[2], r[3], r[4], r[5], encode(r[6]), r[7], r[8])
+                    for i, r in enumerate(rows, 1)
+                ]
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "podium_transitions",
+                        records=records,
+                        columns=_T_COLS,
+                        schema_name=self.schema,
+                    )
+                    if cache:
+                        await conn.executemany(_UPSERT_CACHE, [_cache_row(c) for c in cache])
+        except asyncpg.UniqueViolationError:
+            self._seq.pop(run_id, None)
+            raise self._error(
+                f"run {run_id!r} was written by another process at the same time. Run or "
+                "resume a run from one process at a time."
+            ) from None
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            self._seq.pop(run_id, None)
+            raise self._error(f"PostgreSQL error while recording: {exc}.") from None
+        self._seq[run_id] = seq + len(rows)
+
+    async def transitions(self, run_id: str) -> list[Transition]:
+        if not await self._fetch("SELECT 1 FROM podium_runs WHERE run_id=$1", run_id):
+            raise self.unknown_run(run_id)
+        rows = await self._fetch(
+            "SELECT seq, task_id, status, attempt, agent, started_at, finished_at, result, "
+            "error, note FROM podium_transitions WHERE run_id=$1 ORDER BY seq",
+            run_id,
+        )
+        return [
+            Transition(r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode(r[7]), r[8], r[9])
+            for r in rows
+        ]
+
+    # -- cache -------------------------------------------------------------------------------
+
+    async def cache_get(self, keys: list[str]) -> dict[str, CacheEntry]:
+        if not keys:
+            return {}
+        rows = await self._fetch(
+            "SELECT key, route, result, run_id, task_id, agent, created_at FROM podium_cache "
+            "WHERE key = ANY($1::text[])",
+            list(keys),
+        )
+        return {r[0]: CacheEntry(r[0], r[1], decode(r[2]), r[3], r[4], r[5], r[6]) for r in rows}
+
+
+def _cache_row(c: CacheEntry) -> tuple[Any, ...]:
+    return (
+        c.key,
+        c.route,
+        encode(c.result),
+        c.run_id,
+        c.task_id,
+        c.agent,
+        c.created_at or time.time(),
+    )
+
+
+def _run_record(r: Any) -> RunRecord:
+    return RunRecord(
+        run_id=r[0],
+        workflow=r[1],
+        status=r[2],
+        started_at=r[3],
+        finished_at=r[4],
+        total=r[5],
+        counts=json.loads(r[6]) if r[6] else None,
+        stats=json.loads(r[7]) if r[7] else None,
+        definition=json.loads(r[8]) if r[8] else None,
+        owner=r[9],
+        sessions=r[10],
+    )

@@ -1,0 +1,371 @@
+"""The SQLite store: one file, no server; the default of ``podium run --db``.
+
+Every call runs on one dedicated writer thread with its own connection, so the event loop never
+blocks on the disk and batches are written in order. The file is in WAL mode (readers do not
+block the writer) with ``synchronous=FULL`` (a committed batch survives power loss; the cost is
+one fsync per batch, paid off the loop). Each batch is one ``BEGIN IMMEDIATE`` transaction and
+other processes wait on ``busy_timeout``, so two processes sharing a file never corrupt it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from .base import (
+    CacheEntry,
+    RunRecord,
+    Store,
+    Transition,
+    decode,
+    encode,
+    normalize,
+    tally,
+)
+
+__all__ = ["SQLiteStore"]
+
+BUSY_TIMEOUT = 30.0  # seconds another process's transaction may hold the write lock
+_RUN_COLS = (
+    "run_id, workflow, status, started_at, finished_at, total, counts, stats, definition, "
+    "owner, sessions"
+)
+_INSERT_T = (
+    "INSERT INTO podium_transitions (run_id, seq, task_id, status, attempt, agent, started_at, "
+    "finished_at, result, error, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+# SQLite takes a bare column next to max() from the row holding the max: the last transition
+_LAST_STATES = (
+    "SELECT status, count(*) FROM (SELECT status, max(seq) FROM podium_transitions "
+    "WHERE run_id=? AND task_id IS NOT NULL GROUP BY task_id) GROUP BY status"
+)
+_UPSERT_CACHE = (
+    "INSERT INTO podium_cache (key, route, result, run_id, task_id, agent, created_at) "
+    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET route=excluded.route, "
+    "result=excluded.result, run_id=excluded.run_id, task_id=excluded.task_id, "
+    "agent=excluded.agent, created_at=excluded.created_at"
+)
+
+
+class SQLiteStore(Store):
+    """A store in a SQLite file.
+
+    >>> orch = podium.Orchestrator(store="runs.db")   # or "sqlite:///runs.db"
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, url: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self.url = url or self.path
+        self._conn: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._seq: dict[str, int] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        if self._thread is None:
+            await self.open()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, fn, *args)
+
+    async def open(self) -> None:
+        if self._thread is not None:
+            return
+        thread = ThreadPoolExecutor(1, thread_name_prefix="podium-sqlite")
+        try:
+            await asyncio.get_running_loop().run_in_executor(thread, self._open_sync)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        self._thread = thread
+
+    async def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+        thread.shutdown(wait=True)
+
+    def _where(self) -> str:
+        return self.url if self.url == self.path else f"{self.url} ({self.path})"
+
+    def _error(self, what: str) -> StoreError:
+        return StoreError(f"{self._where()}: {what}", file=self.path, field="store")
+
+    def _open_sync(self) -> None:
+        path = Path(self.path)
+        if path.is_dir():
+            raise self._error("is a directory. Give a file name such as runs.db.")
+        folder = path.parent
+        if not folder.exists():
+            raise self._error(
+                f"the folder {str(folder)!r} does not exist. Create it or choose another path."
+            )
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot open it as a SQLite database: {exc}.") from None
+        try:
+            self._check_and_migrate(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._corrupt(exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _corrupt(self, exc: Exception) -> StoreError:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            return self._error(
+                f"is not a podium store: the file is not a SQLite database or is damaged "
+                f"({exc}). Point --db at a new file or at a podium database."
+            )
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            return self._error(f"cannot write to it ({exc}). Check its permissions.")
+        return self._error(f"SQLite error: {exc}.")
+
+    def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
+        from .. import migrations
+
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = None
+        if migrations.VERSION_TABLE in tables:
+            row = conn.execute(f"SELECT version_num FROM {migrations.VERSION_TABLE}").fetchone()
+            version = row[0] if row else None
+        elif tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise self._error(
+                f"is a SQLite database of another application (tables: {shown}), not a podium "
+                "store. Point --db at a new file or at a podium database."
+            )
+        if version == migrations.HEAD:
+            return
+        if version is not None and version not in migrations.REVISIONS:
+            raise self._error(
+                f"was written by a newer podium (schema {version!r}; this podium knows up to "
+                f"{migrations.HEAD!r}). Upgrade podium to use it."
+            )
+        try:
+            migrations.upgrade(f"sqlite:///{os.path.abspath(self.path)}")
+        except Exception as exc:
+            cause = getattr(exc, "orig", None) or exc
+            if isinstance(cause, sqlite3.DatabaseError):
+                raise self._corrupt(cause) from None
+            raise self._error(f"cannot create the podium schema: {cause}.") from None
+
+    def _run_sql(self, sql: str, params: Any = ()) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise self._error("the store is closed.")
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.IntegrityError:
+            raise  # the caller knows what a duplicate means
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord) -> None:
+        await self._call(self._create_run, run)
+
+    def _create_run(self, run: RunRecord) -> None:
+        try:
+            self._run_sql(
+                f"INSERT INTO podium_runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run.run_id,
+                    run.workflow,
+                    run.status,
+                    run.started_at,
+                    run.finished_at,
+                    run.total,
+                    encode(run.counts),
+                    encode(run.stats),
+                    encode(run.definition),
+                    run.owner,
+                    run.sessions,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise self._error(
+                f"a run with id {run.run_id!r} exists already. Resume it with "
+                f"`podium resume {run.run_id} --db {self.url}`, or choose another id."
+            ) from None
+        self._seq[run.run_id] = 0
+
+    async def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: float | None = None,
+        counts: dict[str, int] | None = None,
+        stats: dict[str, Any] | None = None,
+        owner: str | None = None,
+        new_session: bool = False,
+    ) -> None:
+        sql = "UPDATE podium_runs SET status=?, finished_at=?, counts=?, stats=?"
+        params: list[Any] = [status, finished_at, encode(counts), encode(stats)]
+        if owner is not None:
+            sql += ", owner=?"
+            params.append(owner)
+        if new_session:
+            sql += ", sessions=sessions+1"
+        sql += " WHERE run_id=?"
+        params.append(run_id)
+        await self._call(self._update, sql, params, run_id)
+
+    def _update(self, sql: str, params: list[Any], run_id: str) -> None:
+        conn = self._conn
+        if conn is None:
+            raise self._error("the store is closed.")
+        try:
+            changed = conn.execute(sql, params).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        if not changed:
+            raise self.unknown_run(run_id)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        rows = await self._call(
+            self._run_sql, f"SELECT {_RUN_COLS} FROM podium_runs WHERE run_id=?", (run_id,)
+        )
+        if not rows:
+            raise self.unknown_run(run_id)
+        return _run_record(rows[0])
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        return await self._call(self._list_runs, limit)
+
+    def _list_runs(self, limit: int | None) -> list[RunRecord]:
+        sql = f"SELECT {_RUN_COLS} FROM podium_runs ORDER BY started_at DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        runs = [_run_record(r) for r in self._run_sql(sql)]
+        for r in runs:
+            if r.counts is None:  # unfinished: each task's last transition says where it is
+                r.counts = tally(self._run_sql(_LAST_STATES, (r.run_id,)), r.total)
+        return runs
+
+    # -- transitions -------------------------------------------------------------------------
+
+    async def append(
+        self, run_id: str, entries: list[Any], cache: list[CacheEntry] | None = None
+    ) -> None:
+        await self._call(self._append, run_id, entries, cache)
+
+    def _append(self, run_id: str, entries: list[Any], cache: list[CacheEntry] | None) -> None:
+        conn = self._conn
+        if conn is None:
+            raise self._error("the store is closed.")
+        seq = self._seq.get(run_id)
+        if seq is None:
+            row = self._run_sql(
+                "SELECT coalesce(max(seq), 0) FROM podium_transitions WHERE run_id=?", (run_id,)
+            )
+            seq = row[0][0]
+        rows = normalize(entries)
+        params = [
+            (run_id, seq + i, r[0], r[1], r[2], r[3], r[4], r[5], encode(r[6]), r[7], r[8])
+            for i, r in enumerate(rows, 1)
+        ]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT_T, params)
+                if cache:
+                    conn.executemany(_UPSERT_CACHE, [_cache_row(c) for c in cache])
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            self._seq.pop(run_id, None)
+            raise self._error(
+                f"run {run_id!r} was written by another process at the same time. Run or "
+                "resume a run from one process at a time."
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            self._seq.pop(run_id, None)
+            raise self._corrupt(exc) from None
+        self._seq[run_id] = seq + len(rows)
+
+    async def transitions(self, run_id: str) -> list[Transition]:
+        return await self._call(self._transitions_checked, run_id)
+
+    def _transitions_checked(self, run_id: str) -> list[Transition]:
+        if not self._run_sql("SELECT 1 FROM podium_runs WHERE run_id=?", (run_id,)):
+            raise self.unknown_run(run_id)
+        return self._transitions(run_id)
+
+    def _transitions(self, run_id: str) -> list[Transition]:
+        rows = self._run_sql(
+            "SELECT seq, task_id, status, attempt, agent, started_at, finished_at, result, "
+            "error, note FROM podium_transitions WHERE run_id=? ORDER BY seq",
+            (run_id,),
+        )
+        return [
+            Transition(r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode(r[7]), r[8], r[9])
+            for r in rows
+        ]
+
+    # -- cache -------------------------------------------------------------------------------
+
+    async def cache_get(self, keys: list[str]) -> dict[str, CacheEntry]:
+        return await self._call(self._cache_get, keys)
+
+    def _cache_get(self, keys: list[str]) -> dict[str, CacheEntry]:
+        found: dict[str, CacheEntry] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._run_sql(
+                "SELECT key, route, result, run_id, task_id, agent, created_at FROM podium_cache "
+                f"WHERE key IN ({marks})",
+                chunk,
+            ):
+                found[r[0]] = CacheEntry(r[0], r[1], decode(r[2]), r[3], r[4], r[5], r[6])
+        return found
+
+
+def _cache_row(c: CacheEntry) -> tuple[Any, ...]:
+    return (
+        c.key,
+        c.route,
+        encode(c.result),
+        c.run_id,
+        c.task_id,
+        c.agent,
+        c.created_at or time.time(),
+    )
+
+
+def _run_record(r: Any) -> RunRecord:
+    return RunRecord(
+        run_id=r[0],
+        workflow=r[1],
+        status=r[2],
+        started_at=r[3],
+        finished_at=r[4],
+        total=r[5],
+        counts=json.loads(r[6]) if r[6] else None,
+        stats=json.loads(r[7]) if r[7] else None,
+        definition=json.loads(r[8]) if r[8] else None,
+        owner=r[9],
+        sessions=r[10],
+    )
