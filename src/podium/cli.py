@@ -91,9 +91,9 @@ def _say(text: str, *, stderr: bool = True, style: str | None = None) -> None:
 
 
 def _exit_code_for(exc: PodiumError) -> int:
-    from .errors import CapabilityError, HandlerError, ValidationError
+    from .errors import CapabilityError, HandlerError, StoreError, ValidationError
 
-    if isinstance(exc, (ValidationError, CapabilityError, HandlerError)):
+    if isinstance(exc, (ValidationError, CapabilityError, HandlerError, StoreError)):
         return EXIT_INPUT
     return EXIT_FAILED
 
@@ -165,14 +165,21 @@ def _root(
 # -- running -----------------------------------------------------------------------------------
 
 
-def _prepare(path: Path, json_out: bool) -> tuple[Orchestrator, Run]:
-    """Load and validate a workflow file and build its run (nothing runs yet)."""
+def _prepare(
+    path: Path, json_out: bool, db: str | None = None, run_id: str | None = None
+) -> tuple[Orchestrator, Run]:
+    """Load and validate a workflow file and build its run (nothing runs yet); with ``db``,
+    the run will be recorded in that store."""
     with _user_errors(json_out):
         from .orchestrator import Orchestrator
         from .spec import load_workflow
 
-        orch = Orchestrator()
-        return orch, orch.prepare(load_workflow(path))
+        if run_id is not None:
+            from .stores.recorder import check_run_id
+
+            check_run_id(run_id)
+        orch = Orchestrator(store=db)
+        return orch, orch.prepare(load_workflow(path), run_id=run_id)
 
 
 class _Stop:
@@ -255,6 +262,8 @@ async def _drive(orch: Orchestrator, run: Run, json_out: bool, stop: _Stop) -> N
         if main_task is not None:
             main_task.cancel()
 
+    if orch.store is not None:
+        await orch.record(run)  # recorded before its id is printed, so it can be resumed
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -385,13 +394,31 @@ def _finished_line(run: Run, result: RunResult, status: str, *, stderr: bool) ->
 
 
 @app.command()
-def run(file: FileArg, json_out: JsonOpt = False) -> None:
+def run(
+    file: FileArg,
+    json_out: JsonOpt = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="PODIUM_DB",
+            metavar="URL",
+            help="Record the run in this store so it can be resumed and inspected: a SQLite "
+            "file (or sqlite:///FILE) or postgresql://USER@HOST/DB.",
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", metavar="ID", help="The run's id (default: a random one)."),
+    ] = None,
+) -> None:
     """Run a workflow file and show its progress and a summary.
 
-    Prints the run id first. Exit code 0 when every task completed, 1 when the run failed or
-    ended partial, 2 when the file is invalid, 130 on Ctrl-C.
+    Prints the run id first (with --db: once the run is recorded). Exit code 0 when every task
+    completed, 1 when the run failed or ended partial, 2 when the file is invalid, 130 on
+    Ctrl-C.
     """
-    orch, prepared = _prepare(file, json_out)
+    orch, prepared = _prepare(file, json_out, db, run_id)
     raise typer.Exit(_execute(orch, prepared, json_out))
 
 
@@ -508,3 +535,10 @@ def demo(
             ) from None
     _say(f"report written to {out}")
     raise typer.Exit(code)
+
+
+# -- recorded runs: resume, runs, status, logs, report (in cli_runs.py) -------------------------
+
+from . import cli_runs as _cli_runs  # noqa: E402 - needs `app`; imports only typer
+
+_cli_runs.register(app)
