@@ -89,9 +89,12 @@ class _Attempt:
         self.open = open_  # no end recorded: still running, or its process died
 
 
-def _attempts(transitions: list[Transition], now: float) -> list[_Attempt]:
-    """Every attempt that ran, from the transitions; an attempt whose end is not recorded
-    lasts until the run's next event (a crash) or now."""
+def _attempts(transitions: list[Transition], now: float, alive: bool) -> list[_Attempt]:
+    """Every attempt that ran, from the transitions. An attempt whose end is not recorded was
+    cut short by a crash: it ends where the run was resumed (or at the run's last event);
+    if the run is still going, it runs until now."""
+    import bisect
+
     out: list[_Attempt] = []
     running: dict[tuple[str, int | None], Transition] = {}
     for t in transitions:
@@ -106,9 +109,15 @@ def _attempts(transitions: list[Transition], now: float) -> list[_Attempt]:
             continue  # never ran (cancelled before start) or came from the cache
         outcome = "retrying" if t.status == "retrying" else t.status
         out.append(_Attempt(t, t.finished_at or t.started_at, outcome, False))
+    resumes = sorted(
+        t.at for t in transitions if t.task_id is None and t.note == "resumed" and t.at
+    )
     last = max((t.at for t in transitions if t.at is not None), default=now)
     for t in running.values():
-        out.append(_Attempt(t, max(last, t.started_at or last), "running", True))
+        start = t.started_at or last
+        i = bisect.bisect_right(resumes, start)
+        end = resumes[i] if i < len(resumes) else (now if alive else last)
+        out.append(_Attempt(t, max(end, start), "running", True))
     return out
 
 
@@ -122,7 +131,8 @@ def render_report(
     nodes = graph(run.definition)
     known = {tid for tid, _, _ in nodes}
     nodes += [(tid, [], "") for tid in states if tid not in known]  # delegated subtasks
-    attempts = _attempts(transitions, now)
+    alive = run.status == "running" and run.owner_alive() is not False
+    attempts = _attempts(transitions, now, alive)
     t0 = min([a.start for a in attempts] + [run.started_at])
     t1 = max([a.end for a in attempts] + [run.finished_at or t0])
     wall = max(t1 - t0, 1e-9)

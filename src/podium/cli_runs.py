@@ -207,7 +207,9 @@ def runs(
         ("tasks", "right"),
         ("failed", "right"),
     ):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        table.add_column(  # type: ignore[arg-type]
+            name, justify=justify, overflow="fold", no_wrap=name in ("started", "status")
+        )
     for r in found:
         shown = _shown_status(r)
         counts = r.counts or {}
