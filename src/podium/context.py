@@ -26,7 +26,7 @@ class Context:
     ...     return {"summary": " ".join(texts)[: ctx.input.get("limit", 200)]}
     """
 
-    __slots__ = ("_n", "_rec", "_run", "agent", "attempt")
+    __slots__ = ("_lent", "_n", "_rec", "_run", "agent", "attempt")
 
     def __init__(self, run: Run, rec: TaskResult, agent: str, attempt: int) -> None:
         self._run = run
@@ -34,6 +34,7 @@ class Context:
         self.agent = agent  # the name of the agent running this attempt
         self.attempt = attempt  # 1 for the first try, 2 for the first retry, ...
         self._n = 0  # subtasks delegated by this attempt, for their ids
+        self._lent = 0  # delegate calls waiting now; the agent slot is lent while any waits
 
     @property
     def input(self) -> Any:
@@ -113,25 +114,11 @@ class Context:
         While it waits, this task lends its agent slot to the subtasks, so a full agent cannot
         starve its own subtasks. Raises `TaskFailed` naming every subtask that failed.
         """
-        run, parent = self._run, self._rec
+        parent = self._rec
         tasks = [self._subtask(s) for s in subtasks]
         if not tasks:
             return _aggregate([], aggregate)
-        futures = [run.add_task(t, parent=parent) for t in tasks]
-        agent = run.agents.get(self.agent)
-        if agent is not None:
-            run.lend(agent)
-        try:
-            recs = await asyncio.gather(*futures)
-        except asyncio.CancelledError:
-            for t in tasks:
-                rec = run.records.get(t.id)
-                if rec is not None:
-                    run.abandon(rec, f"its parent {parent.id!r} stopped")
-            raise
-        finally:
-            if agent is not None:
-                run.reclaim(agent)
+        recs = await self._settle(tasks)
         failed = [r for r in recs if r.status is not TaskStatus.COMPLETED]
         if failed:
             detail = "; ".join(f"{r.id!r}: {r.error}" for r in failed)
@@ -141,6 +128,41 @@ class Context:
                 task=parent.id,
             )
         return _aggregate([r.result for r in recs], aggregate)
+
+    async def _settle(self, tasks: list[Task]) -> list[TaskResult]:
+        """Add ``tasks`` to the run and wait until each reaches a final state; returns their
+        records, failed ones included. Cancelling the wait abandons the subtasks."""
+        run, parent = self._run, self._rec
+        futures = []
+        try:
+            for t in tasks:
+                futures.append(run.add_task(t, parent=parent))
+        except Exception:  # e.g. no agent for one of them: none of them should run
+            for t in tasks[: len(futures)]:
+                run.abandon(run.records[t.id], "a sibling of it could not be delegated")
+            raise
+        # Lend this task's agent slot while any delegate call waits (once, however many
+        # calls run concurrently, so the run's max_concurrency accounting stays right).
+        agent = run.agents.get(self.agent)
+        if agent is None:  # a pattern's coordinator is not a registered agent
+            agent = next((a for a in self._rec.route.agents if a.name == self.agent), None)
+        if agent is not None:
+            if not self._lent:
+                run.lend(agent)
+            self._lent += 1
+        try:
+            return await asyncio.gather(*futures)
+        except asyncio.CancelledError:
+            for t in tasks:
+                rec = run.records.get(t.id)
+                if rec is not None:
+                    run.abandon(rec, f"its parent {parent.id!r} stopped")
+            raise
+        finally:
+            if agent is not None:
+                self._lent -= 1
+                if not self._lent:
+                    run.reclaim(agent)
 
     def _subtask(self, spec: Mapping[str, Any] | Task) -> Task:
         if isinstance(spec, Task):

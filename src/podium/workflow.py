@@ -120,6 +120,8 @@ class Task:
     ) -> None:
         if not isinstance(id, str) or not id:
             raise ValidationError(f"task id {id!r} must be a non-empty string.", field="id")
+        if pattern is not None and capability is None and agent is None:
+            capability = _pattern_capability(pattern, options)
         if capability is None and agent is None:
             raise ValidationError(
                 f"task {id!r}: give a capability or an agent to run it.",
@@ -153,6 +155,8 @@ class Task:
         self.cache_key = cache_key
         self.pattern = pattern
         self.options = dict(options) if options else None
+        if pattern is not None:
+            _check_pattern(self)
 
     @property
     def route(self) -> str:
@@ -183,11 +187,29 @@ class Task:
         if self.pattern is not None:
             d["pattern"] = self.pattern
         if self.options:
-            d.update(self.options)
+            # a pattern's settings sit in a block named after it, as in a workflow file
+            d[self.pattern if self.pattern in _PATTERN_BLOCKS else "options"] = self.options
         return d
 
     def __repr__(self) -> str:
         return f"Task({self.id!r}, route={self.route!r}, depends_on={list(self.depends_on)!r})"
+
+
+_PATTERN_BLOCKS = ("auction", "consensus", "delegation", "pipeline", "swarm")
+
+
+def _pattern_capability(pattern: str, options: Mapping[str, Any] | None) -> str | None:
+    from .patterns._settings import default_capability
+
+    return default_capability(pattern, options)
+
+
+def _check_pattern(task: Task) -> None:
+    """Unknown patterns and bad settings fail when the task is made, not when it runs."""
+    from .patterns._settings import check_options, check_pattern_name
+
+    check_pattern_name(task.pattern, task=task.id)
+    check_options(task.pattern, task.options, task=task.id, depends_on=task.depends_on)  # type: ignore[arg-type]
 
 
 class Workflow:

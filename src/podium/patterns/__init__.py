@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..agents import Agent
+from ..agents import Agent, AgentState
 from ..errors import ValidationError
 
 __all__ = ["COORDINATORS", "coordinator_agent", "register_pattern"]
@@ -26,6 +26,8 @@ COORDINATORS: dict[str, Coordinator] = {}
 
 def register_pattern(name: str) -> Callable[[Coordinator], Coordinator]:
     """Decorator: make ``async def coordinate(ctx)`` the coordinator of ``pattern: name``."""
+
+    _load_builtin()  # so that a pattern of the user's can replace a built-in one
 
     def add(fn: Coordinator) -> Coordinator:
         COORDINATORS[name] = fn
@@ -45,12 +47,28 @@ def coordinator_agent(name: str) -> Agent:
         )
     # Coordinators mostly wait on their subtasks (and lend their slot meanwhile), so their
     # own capacity does not limit the run; agent capacity and max_concurrency still hold.
-    return Agent(f"pattern:{name}", [], capacity=1_000_000, handler=fn, executor="async")
+    # A coordinator's failure is its participants' or its settings', not its own: it never
+    # trips a circuit breaker. It has nothing to set up, so it takes work at once.
+    agent = Agent(
+        f"pattern:{name}",
+        [],
+        capacity=1_000_000,
+        handler=fn,
+        executor="async",
+        breaker_failures=2**62,
+    )
+    agent.state = AgentState.IDLE
+    return agent
+
+
+_loaded = False
 
 
 def _load_builtin() -> None:
-    if COORDINATORS:
+    global _loaded
+    if _loaded:
         return
+    _loaded = True
     import importlib
 
     for mod in ("consensus", "auction", "swarm", "pipeline", "delegation"):

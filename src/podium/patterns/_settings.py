@@ -1,0 +1,347 @@
+"""Pattern settings: one pydantic model per pattern, checked the same way for files and code.
+
+In a workflow file a pattern task names its pattern and gives its settings in a block named
+after it::
+
+    - id: review
+      capability: review
+      pattern: consensus
+      consensus: {agents: 3, min_agreement: 0.66, key: verdict}
+
+In Python the same settings are the task's ``options``::
+
+    wf.task("review", capability="review", pattern="consensus",
+            options={"agents": 3, "min_agreement": 0.66, "key": "verdict"})
+
+Functions (``normalize``, ``goal``, ``score``, ``aggregate``) are ``"module:function"``
+strings in files and either that or a Python callable in code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._aggregate import AGGREGATES
+from ..errors import HandlerError, ValidationError
+from ..spec import RetrySpec
+
+__all__ = ["SETTINGS", "check_options", "resolve_ref"]
+
+# sequential and parallel are plain DAGs: they need no pattern, only depends_on
+_NOT_PATTERNS = ("sequential", "sequence", "parallel")
+
+Ref = str | Callable[..., Any]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, arbitrary_types_allowed=True)
+
+
+class ConsensusSettings(_Settings):
+    agents: int = Field(3, ge=1, le=1000)  # participants (replicas when agents are fewer)
+    min_agreement: float = Field(0.5, gt=0, le=1)
+    key: str | None = Field(None, min_length=1)  # compare this field (dotted path) only
+    normalize: Ref | None = None  # compare normalize(value) instead of the value
+    on_error: Literal["fail", "abstain"] = "fail"
+    required: bool = False  # no consensus fails the task instead of returning consensus=false
+
+
+class AuctionSettings(_Settings):
+    bid_timeout: float = Field(1.0, gt=0)
+
+
+class SwarmSettings(_Settings):
+    agents: int = Field(3, ge=1, le=1000)
+    goal: Ref | None = None
+    score: Ref | None = None
+    max_attempts: int | None = Field(None, ge=1)
+    time_budget: float | None = Field(None, gt=0)
+    seed: int = 0
+    topic: str | None = Field(None, min_length=1)
+
+
+class StageSettings(_Settings):
+    capability: str | None = Field(None, min_length=1)
+    agent: str | None = Field(None, min_length=1)
+    name: str | None = Field(None, min_length=1)
+    concurrency: int = Field(1, ge=1, le=100_000)
+    timeout: float | None = Field(None, gt=0)
+    retry: RetrySpec | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.capability or self.agent  # type: ignore[return-value]
+
+
+class PipelineSettings(_Settings):
+    stages: list[StageSettings] = Field(min_length=1)
+    items: list[Any] | None = None
+    items_from: str | None = Field(None, min_length=1)
+    queue_size: int = Field(16, ge=1)
+    on_error: Literal["fail", "skip"] = "fail"
+
+
+class SubtaskSettings(_Settings):
+    id: str | None = Field(None, min_length=1)
+    capability: str | None = Field(None, min_length=1)
+    agent: str | None = Field(None, min_length=1)
+    input: Any = None
+    priority: int | str | None = None
+    timeout: float | None = Field(None, gt=0)
+    retry: RetrySpec | None = None
+
+
+class DelegationSettings(_Settings):
+    subtasks: list[SubtaskSettings] = Field(min_length=1)
+    aggregate: Ref | None = None
+
+
+SETTINGS: dict[str, type[_Settings]] = {
+    "auction": AuctionSettings,
+    "consensus": ConsensusSettings,
+    "delegation": DelegationSettings,
+    "pipeline": PipelineSettings,
+    "swarm": SwarmSettings,
+}
+
+# settings blocks nested inside a pattern's settings, for "did you mean" hints
+_NESTED: dict[str, type[_Settings]] = {"stages": StageSettings, "subtasks": SubtaskSettings}
+
+
+def known_patterns() -> list[str]:
+    from . import COORDINATORS, _load_builtin
+
+    _load_builtin()
+    return sorted(COORDINATORS)
+
+
+def check_pattern_name(
+    pattern: Any, *, task: str | None, file: str | None = None, field: str = "pattern"
+) -> str:
+    """``pattern`` if a coordinator is registered for it, else a ValidationError with a hint."""
+    names = known_patterns()
+    if isinstance(pattern, str) and pattern in names:
+        return pattern
+    where = _where(file, task)
+    if pattern in _NOT_PATTERNS:
+        fix = (
+            "Sequential and parallel work need no pattern: tasks without depends_on run in "
+            "parallel, and depends_on chains them."
+        )
+    else:
+        hint = difflib.get_close_matches(str(pattern), names, n=1)
+        fix = f"Did you mean {hint[0]!r}?" if hint else f"Use one of: {', '.join(names)}."
+    raise ValidationError(
+        f"{where}pattern {pattern!r} is not a pattern. {fix}", file=file, task=task, field=field
+    )
+
+
+def check_options(
+    pattern: str,
+    options: Mapping[str, Any] | None,
+    *,
+    task: str | None,
+    depends_on: tuple[str, ...] | list[str] = (),
+    file: str | None = None,
+) -> _Settings | None:
+    """Validate a pattern task's settings; returns the settings model (None for a pattern
+    registered by the user, whose options are its own business).
+
+    Errors name the file, the task and the setting (``consensus.min_agreement``).
+    """
+    model = SETTINGS.get(pattern)
+    if model is None:
+        return None
+    where = _where(file, task)
+    if options is not None and not isinstance(options, Mapping):
+        raise ValidationError(
+            f"{where}{pattern} settings must be a mapping, not {type(options).__name__}.",
+            file=file,
+            task=task,
+            field=pattern,
+        )
+    try:
+        s = model.model_validate(dict(options or {}))
+    except pydantic.ValidationError as exc:
+        raise _convert(exc, pattern, model, task=task, file=file) from None
+
+    def bad(field: str, msg: str) -> ValidationError:
+        return ValidationError(
+            f"{where}{pattern}.{field}: {msg}", file=file, task=task, field=f"{pattern}.{field}"
+        )
+
+    for name in ("normalize", "goal", "score", "aggregate"):
+        ref = getattr(s, name, None)
+        if isinstance(ref, str) and not (name == "aggregate" and ref in AGGREGATES):
+            mod, sep, attr = ref.partition(":")
+            if not (sep and mod and attr):
+                also = f"one of {', '.join(AGGREGATES)} or " if name == "aggregate" else ""
+                raise bad(name, f"{ref!r} must be {also}'module:function'.")
+    if isinstance(s, PipelineSettings):
+        if (s.items is None) == (s.items_from is None):
+            raise bad(
+                "items",
+                "give exactly one of 'items' (a list) or 'items_from' (a dependency's id, "
+                "optionally with a dotted path into its result: 'fetch.documents').",
+            )
+        if s.items_from is not None:
+            dep = s.items_from.split(".", 1)[0]
+            if dep not in depends_on:
+                raise bad(
+                    "items_from",
+                    f"{dep!r} is not in this task's depends_on "
+                    f"({', '.join(depends_on) or 'none'}). Add it to depends_on.",
+                )
+        seen: set[str] = set()
+        for i, st in enumerate(s.stages):
+            if (st.capability is None) == (st.agent is None):
+                raise bad(f"stages.{i}", "give exactly one of 'capability' or 'agent'.")
+            if st.label in seen:
+                raise bad(
+                    f"stages.{i}",
+                    f"two stages are called {st.label!r}: give them distinct 'name's "
+                    "(subtask ids are <task>/<stage name>/<item index>).",
+                )
+            seen.add(st.label)
+    if isinstance(s, DelegationSettings):
+        ids: set[str] = set()
+        for i, sub in enumerate(s.subtasks):
+            if sub.capability is not None and sub.agent is not None:
+                raise bad(f"subtasks.{i}", "give 'capability' or 'agent', not both.")
+            if sub.id is not None:
+                if sub.id in ids:
+                    raise bad(f"subtasks.{i}.id", f"{sub.id!r} is used twice.")
+                ids.add(sub.id)
+    return s
+
+
+def default_capability(pattern: str, options: Mapping[str, Any] | None) -> str | None:
+    """The capability a pipeline or delegation task stands for when it names none: that of
+    its first stage or subtask (so the task shows up under a real capability)."""
+    if not isinstance(options, Mapping):
+        return None
+    key = {"pipeline": "stages", "delegation": "subtasks"}.get(pattern)
+    items = options.get(key) if key else None
+    if isinstance(items, list) and items and isinstance(items[0], Mapping):
+        cap = items[0].get("capability")
+        return cap if isinstance(cap, str) and cap else None
+    return None
+
+
+def resolve_ref(
+    ref: Any,
+    *,
+    field: str,
+    task: str | None = None,
+    file: str | None = None,
+) -> Callable[..., Any]:
+    """A callable setting as given, or imported from ``"module:function"`` (looked up next to
+    the workflow file first, then in the current directory and on sys.path)."""
+    if callable(ref):
+        return ref
+    where = _where(file, task)
+    module_name, _, attr = str(ref).partition(":")
+    base = str(Path(file).resolve().parent) if file else None
+    for folder in (base, os.getcwd()):
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise HandlerError(
+            f"{where}{field} {ref!r}: cannot import module {exc.name!r}. Put {module_name}.py "
+            "next to the workflow file or install the package that provides it.",
+            file=file,
+            task=task,
+            field=field,
+        ) from None
+    except Exception as exc:
+        raise HandlerError(
+            f"{where}{field} {ref!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}",
+            file=file,
+            task=task,
+            field=field,
+        ) from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise HandlerError(
+                f"{where}{field} {ref!r}: module {module_name!r} has no {attr!r}.",
+                file=file,
+                task=task,
+                field=field,
+            ) from None
+    if not callable(obj):
+        raise HandlerError(
+            f"{where}{field} {ref!r} is a {type(obj).__name__}, not a function.",
+            file=file,
+            task=task,
+            field=field,
+        )
+    return obj
+
+
+def check_refs(s: _Settings, pattern: str, *, task: str | None, file: str | None) -> None:
+    """Import every ``module:function`` setting now, so a typo fails before the run starts."""
+    for name in ("normalize", "goal", "score", "aggregate"):
+        ref = getattr(s, name, None)
+        if isinstance(ref, str) and ref not in AGGREGATES:
+            resolve_ref(ref, field=f"{pattern}.{name}", task=task, file=file)
+
+
+def is_number(value: Any) -> bool:
+    """A real, finite number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _where(file: str | None, task: str | None) -> str:
+    out = f"{file}: " if file else ""
+    if task is not None:
+        out += f"task {task!r}: "
+    return out
+
+
+def _convert(
+    exc: pydantic.ValidationError,
+    pattern: str,
+    model: type[_Settings],
+    *,
+    task: str | None,
+    file: str | None,
+) -> ValidationError:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    field = ".".join([pattern, *loc])
+    where = _where(file, task)
+    if err["type"] == "extra_forbidden":
+        # the model the unknown key sits in: the pattern's, or a stage / subtask / retry
+        owner: type[BaseModel] = model
+        for part in loc[:-1]:
+            if part in _NESTED:
+                owner = _NESTED[part]
+            elif part == "retry":
+                owner = RetrySpec
+        allowed = sorted(owner.model_fields)
+        hint = difflib.get_close_matches(loc[-1], allowed, n=1)
+        fix = f"Did you mean {hint[0]!r}?" if hint else f"Allowed: {', '.join(allowed)}."
+        inside = ".".join([pattern, *loc[:-1]])
+        msg = f"{where}unknown setting {loc[-1]!r} in {inside}. {fix}"
+    elif err["type"] == "missing":
+        msg = f"{where}{field} is required."
+    else:
+        text = err["msg"]
+        if text.startswith("Input should be"):
+            text = "should be" + text[len("Input should be") :]
+        msg = f"{where}{field}: {text} (got {err.get('input')!r})."
+    return ValidationError(msg, file=file, task=task, field=field)
