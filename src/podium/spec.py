@@ -75,6 +75,12 @@ class TaskSpec(_Model):
     cache_key: str | None = None
     pattern: str | None = None
     options: dict[str, Any] | None = None
+    # a pattern's settings, in a block named after it (see podium.patterns._settings)
+    auction: dict[str, Any] | None = None
+    consensus: dict[str, Any] | None = None
+    delegation: dict[str, Any] | None = None
+    pipeline: dict[str, Any] | None = None
+    swarm: dict[str, Any] | None = None
 
 
 class WorkflowSpec(_Model):
@@ -157,6 +163,13 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
         wf.add_agent(_build_agent(a, base, source))
     for t in spec.tasks:
         where = f"{prefix}task {t.id!r}: "
+        options = t.options
+        if t.pattern is not None or _has_pattern_block(t):
+            from .patterns._settings import default_capability, spec_options
+
+            options = spec_options(t, file=source)
+            if t.capability is None and t.agent is None:
+                t.capability = default_capability(t.pattern, options)  # type: ignore[arg-type]
         if (t.capability is None) == (t.agent is None):
             raise ValidationError(
                 f"{where}give exactly one of 'capability' or 'agent'.",
@@ -188,10 +201,14 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
                 cache=t.cache,
                 cache_key=t.cache_key,
                 pattern=t.pattern,
-                options=t.options,
+                options=options,
             )
         )
     return wf
+
+
+def _has_pattern_block(t: TaskSpec) -> bool:
+    return any(b is not None for b in (t.auction, t.consensus, t.delegation, t.pipeline, t.swarm))
 
 
 def _build_agent(a: AgentSpec, base: Path | None, source: str | None) -> Agent:
@@ -249,7 +266,10 @@ def resolve_handler(
             field="handler",
         )
     for folder in (str(base) if base else None, os.getcwd()):
-        if folder and folder not in sys.path:
+        # A plain folder goes first, so the user's my_agents.py beats an installed namesake.
+        # A package's folder never goes on sys.path: its modules would shadow top-level ones
+        # (its handlers are named by their package, like podium.demo.agents:research).
+        if folder and folder not in sys.path and not os.path.exists(f"{folder}/__init__.py"):
             sys.path.insert(0, folder)
     try:
         module = importlib.import_module(module_name)
