@@ -20,12 +20,12 @@ def build_records(wf: Workflow, sched: Scheduler) -> dict[str, TaskResult]:
     dependencies on the way (one pass over the DAG instead of several)."""
     _graph.check_ids(wf)
     records = {tid: TaskResult(t) for tid, t in wf.tasks.items()}
-    routes: dict[tuple[str | None, str | None], Any] = {}
+    routes: dict[tuple[str | None, str | None, str | None], Any] = {}
     route_for = sched.route_for
     get = records.get
     for rec in records.values():
         t = rec.task
-        key = (t.capability, t.agent)
+        key = (t.capability, t.agent, t.pattern)  # a pattern task waits for its coordinator
         route = routes.get(key)
         if route is None:
             route = routes[key] = route_for(t)
