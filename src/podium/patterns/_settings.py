@@ -345,3 +345,41 @@ def _convert(
             text = "should be" + text[len("Input should be") :]
         msg = f"{where}{field}: {text} (got {err.get('input')!r})."
     return ValidationError(msg, file=file, task=task, field=field)
+
+
+def spec_options(t: Any, *, file: str | None) -> dict[str, Any] | None:
+    """The settings of a workflow file's pattern task (a ``TaskSpec``), checked: the pattern
+    exists, its block matches it, the settings are valid and their functions import."""
+    blocks = {name: getattr(t, name) for name in SETTINGS if getattr(t, name) is not None}
+    where = _where(file, t.id)
+    if t.pattern is None:
+        name = next(iter(blocks))
+        raise ValidationError(
+            f"{where}a {name!r} block needs 'pattern: {name}' on the task.",
+            file=file,
+            task=t.id,
+            field=name,
+        )
+    pattern = check_pattern_name(t.pattern, task=t.id, file=file)
+    for name in blocks:
+        if name != pattern:
+            raise ValidationError(
+                f"{where}the {name!r} block does not match 'pattern: {pattern}': settings of "
+                f"pattern {pattern!r} go in a {pattern!r} block.",
+                file=file,
+                task=t.id,
+                field=name,
+            )
+    if pattern not in SETTINGS:
+        return t.options  # a pattern of the user's: its options are its own
+    if t.options is not None:
+        raise ValidationError(
+            f"{where}settings of pattern {pattern!r} go in a {pattern!r} block, not in 'options'.",
+            file=file,
+            task=t.id,
+            field="options",
+        )
+    options = blocks.get(pattern)
+    s = check_options(pattern, options, task=t.id, depends_on=t.depends_on, file=file)
+    check_refs(s, pattern, task=t.id, file=file)  # type: ignore[arg-type]
+    return options
