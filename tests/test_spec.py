@@ -311,9 +311,6 @@ def test_bad_priority(write_file: Write, value: str) -> None:
     assert err.field == "priority" and err.task == "a"
 
 
-@pytest.mark.xfail(
-    reason="spec models are lax: YAML true/false pass as the numbers 1/0", strict=True
-)
 @pytest.mark.parametrize(
     "line",
     [

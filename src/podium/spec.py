@@ -12,11 +12,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ._json import json_problem
 from .agents import Agent
@@ -28,6 +28,16 @@ __all__ = ["load_workflow", "parse_workflow", "read_file", "resolve_handler"]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML's true/false would otherwise pass as 1/0 in number fields
+        if isinstance(value, bool) and info.field_name is not None:
+            ann = cls.model_fields[info.field_name].annotation
+            if ann is not bool and ann is not Any and bool not in get_args(ann):
+                raise ValueError(f"expected a number or text, not the boolean {value}")
+        return value
 
 
 class RetrySpec(_Model):
