@@ -13,6 +13,7 @@ from .workflow import Task
 
 if TYPE_CHECKING:
     from ._engine import Run
+    from .bus import Bus, Message, Subscription
     from .result import TaskResult
 
 __all__ = ["Context"]
@@ -75,6 +76,36 @@ class Context:
     def options(self) -> dict[str, Any]:
         """Extra fields of the task (pattern settings and the like)."""
         return self._rec.task.options or {}
+
+    # -- messaging -----------------------------------------------------------------------
+
+    @property
+    def bus(self) -> Bus:
+        """The message bus of the run's agents (the orchestrator's; in-memory by default).
+
+        >>> await ctx.bus.send("writer", {"draft": 1}, sender=ctx.agent)
+        """
+        bus = getattr(self._run, "bus", None)
+        if bus is None:  # a run made without an orchestrator: a bus of its own
+            from .bus import MemoryBus
+
+            bus = self._run.bus = MemoryBus()  # type: ignore[attr-defined]
+        return bus
+
+    async def publish(self, topic: str, payload: Any) -> Message:
+        """Publish ``payload`` on ``topic``, sent by this task's agent.
+
+        >>> await ctx.publish("findings", {"seed": 3, "score": 0.9})
+        """
+        return await self.bus.publish(topic, payload, sender=self.agent)
+
+    async def subscribe(self, topic: str, *, maxsize: int | None = None) -> Subscription:
+        """Receive what is published on ``topic`` (``*`` is a wildcard) from now on.
+
+        >>> async with await ctx.subscribe("findings") as sub:
+        ...     msg = await sub.get(timeout=1)
+        """
+        return await self.bus.subscribe(topic, maxsize=maxsize)
 
     # -- delegation ----------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from .result import RunResult, TaskResult, TaskStatus
 from .workflow import Task, Workflow
 
 if TYPE_CHECKING:
+    from .bus import Bus
     from .stores.base import RunRecord, Store
     from .stores.recorder import Recorder
 
@@ -52,6 +53,7 @@ class Orchestrator:
         strategy: str | Strategy | None = None,
         max_threads: int | None = None,
         store: Store | str | os.PathLike[str] | None = None,
+        bus: Bus | str | None = None,
     ) -> None:
         self.agents: dict[str, Agent] = {}
         self.strategy = strategy
@@ -64,6 +66,10 @@ class Orchestrator:
         self._supervisor = Supervisor(self)
         self.store: Store | None = None
         self._owns_store = False
+        # the message bus handlers reach through ctx.bus: "memory" (default) or a Bus / URL
+        self._bus: Bus | None = None if isinstance(bus, str) else bus
+        self._bus_url = bus if isinstance(bus, str) else "memory"
+        self._owns_bus = bus is None or isinstance(bus, str)
         if store is not None:
             from .stores.base import Store as _Store
             from .stores.base import open_store
@@ -234,13 +240,25 @@ class Orchestrator:
         for a in workflow.agents:
             if a.replicas is None:
                 agents[a.name] = a
-        return Run(
+        run = Run(
             workflow,
             list(agents.values()),
             run_id=run_id,
             strategy=strategy or self.strategy,
             pool=self._thread_pool() if threaded else None,
         )
+        run.bus = self.bus
+        return run
+
+    @property
+    def bus(self) -> Bus:
+        """The message bus of this orchestrator's agents (``ctx.bus`` in handlers); an
+        in-memory bus unless ``Orchestrator(bus=...)`` gave another."""
+        if self._bus is None:
+            from .bus import open_bus
+
+            self._bus = open_bus(self._bus_url)
+        return self._bus
 
     async def execute(self, run: Run) -> RunResult:
         """Set up the run's agents, run it to the end and return its result.
@@ -483,6 +501,9 @@ class Orchestrator:
             self._pool = None
         if self.store is not None and self._owns_store:
             await self.store.close()
+        if self._bus is not None and self._owns_bus:
+            await self._bus.close()
+            self._bus = None
 
     async def __aenter__(self) -> Orchestrator:
         return self

@@ -253,7 +253,8 @@ def resolve_ref(
     module_name, _, attr = str(ref).partition(":")
     base = str(Path(file).resolve().parent) if file else None
     for folder in (base, os.getcwd()):
-        if folder and folder not in sys.path:
+        # as for handlers: a package's folder never goes on sys.path (it would shadow modules)
+        if folder and folder not in sys.path and not os.path.exists(f"{folder}/__init__.py"):
             sys.path.insert(0, folder)
     try:
         obj: Any = importlib.import_module(module_name)
