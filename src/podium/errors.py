@@ -8,6 +8,8 @@
     ├── TaskFailed                           a handler raised and its retries are spent
     ├── ResultError (also TypeError)         a handler returned something that is not JSON
     ├── StoreError                           a run store cannot be opened, read or written
+    ├── BusError                             a message bus cannot be reached or is closed
+    │   └── BusTimeout (also TimeoutError)    no reply to a request (or no message) in time
     └── PodiumInternalError                  an engine invariant broke: this is a podium bug
 
 Each error carries the place it is about as attributes (``file``, ``task``, ``field``), so the
@@ -17,6 +19,8 @@ CLI and the server can render them; the message already names them and says what
 from __future__ import annotations
 
 __all__ = [
+    "BusError",
+    "BusTimeout",
     "CapabilityError",
     "CycleError",
     "HandlerError",
@@ -90,6 +94,31 @@ class ResultError(PodiumError, TypeError):
 
 class StoreError(PodiumError):
     """A run store cannot be opened, read or written."""
+
+
+class BusError(PodiumError):
+    """A message bus cannot be reached, or it (or a subscription) is closed."""
+
+
+class BusTimeout(BusError, TimeoutError):
+    """Nothing arrived in time: no reply to a request, or no message for ``get(timeout=...)``.
+
+    ``target`` is the agent or topic a request went to, ``correlation_id`` the request's id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        timeout: float | None = None,
+        correlation_id: str | None = None,
+        **where: str | None,
+    ) -> None:
+        super().__init__(message, **where)
+        self.target = target
+        self.timeout = timeout
+        self.correlation_id = correlation_id
 
 
 class PodiumInternalError(PodiumError):
