@@ -1,8 +1,7 @@
 """The bus contract: every implementation (memory, Redis) passes the same tests.
 
-Redis tests use the server at PODIUM_TEST_REDIS_URL (default redis://127.0.0.1:6379/0), a
-fresh namespace per test, and delete its keys afterwards. They skip when Redis is unreachable,
-and fail instead under PODIUM_REQUIRE_SERVICES=1.
+Redis tests use the server of ``_redis.py`` (PODIUM_TEST_REDIS_URL) with a fresh key namespace
+per test; they skip when it is unreachable, and fail instead under PODIUM_REQUIRE_SERVICES=1.
 
 To prove that a message did *not* arrive, a test sends a later marker message the same way
 from the same sender and checks that the marker comes next (messages keep their order).
@@ -11,52 +10,19 @@ from the same sender and checks that the marker comes next (messages keep their 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 
+from _redis import REDIS_URL, redis_namespace
 from podium import BusError, BusTimeout, ValidationError
 from podium.bus import ALL, Bus, Inbox, Message, Subscription, open_bus
 
-REDIS_URL = os.environ.get("PODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WAIT = 5.0  # seconds a test waits for a message that must arrive; never a timing assertion
 
 MakeBus = Callable[[], Bus]
-
-
-async def redis_or_skip() -> None:
-    """Skip (or fail, under PODIUM_REQUIRE_SERVICES=1) when Redis is not reachable."""
-    try:
-        import redis.asyncio as aioredis
-    except ImportError:
-        reason = "the redis package is not installed (pip install 'podium[redis]')"
-    else:
-        client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        try:
-            await client.ping()
-            return
-        except Exception as e:
-            reason = f"Redis at {REDIS_URL} is unreachable ({e}); set PODIUM_TEST_REDIS_URL"
-        finally:
-            await client.aclose()
-    if os.environ.get("PODIUM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"PODIUM_REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
-
-
-async def drop_namespace(namespace: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -64,23 +30,21 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
     """``make_bus()`` opens a bus; for Redis every bus of one test shares a namespace (as
     processes of one application would). All are closed, and Redis keys dropped, after."""
     buses: list[Bus] = []
-    namespace = f"podium-test-{secrets.token_hex(4)}"
-    if request.param == "redis":
-        await redis_or_skip()
+    async with AsyncExitStack() as stack:
+        if request.param == "redis":
+            namespace = await stack.enter_async_context(redis_namespace())
 
-    def make() -> Bus:
-        if request.param == "memory":
-            bus = open_bus("memory")
-        else:
-            bus = open_bus(REDIS_URL, namespace=namespace)
-        buses.append(bus)
-        return bus
+        def make() -> Bus:
+            if request.param == "memory":
+                bus = open_bus("memory")
+            else:
+                bus = open_bus(REDIS_URL, namespace=namespace)
+            buses.append(bus)
+            return bus
 
-    yield make
-    for bus in buses:
-        await bus.close()
-    if request.param == "redis":
-        await drop_namespace(namespace)
+        yield make
+        for bus in buses:
+            await bus.close()
 
 
 @pytest.fixture

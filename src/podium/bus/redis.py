@@ -181,7 +181,9 @@ class RedisBus(Bus):
         try:
             self._r = aioredis.Redis.from_url(url, **self._options)
         except ValueError as e:
-            raise ValidationError(f"bad Redis URL {url!r}: {e}", field="bus") from e
+            raise ValidationError(
+                f"bad Redis URL {url!r}: {e}. Use redis://host:port/db.", field="bus"
+            ) from e
         self._errors: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
         self.url = url
         self.namespace = namespace
@@ -221,7 +223,8 @@ class RedisBus(Bus):
 
     def _io_error(self, e: BaseException) -> BusError:
         return BusError(
-            f"cannot talk to Redis at {self.url}: {e}. Start Redis or fix the bus URL.",
+            f"cannot talk to Redis at {self.url}: {str(e).rstrip('.')}. "
+            "Start Redis or fix the bus URL.",
             field="bus",
         )
 
