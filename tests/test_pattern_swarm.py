@@ -33,9 +33,16 @@ async def forever() -> None:
 
 
 async def test_stops_at_the_first_result_meeting_the_goal(orch: podium.Orchestrator) -> None:
+    started: list[int] = []
+    all_started = asyncio.Event()
+
     async def explore(ctx: podium.Context) -> dict[str, Any]:
+        started.append(ctx.input["seed"])
+        if len(started) == 3:
+            all_started.set()
         if ctx.input["seed"] != 10:
             await forever()  # only the first attempt finishes; the swarm must stop the rest
+        await all_started.wait()
         return {"value": ctx.input["seed"], "target": ctx.input["target"]}
 
     explorers(orch, 3, explore)

@@ -182,6 +182,8 @@ class Context:
                 run.lend(agent)
             self._lent += 1
         try:
+            if len(futures) == 1:  # one subtask: no gather machinery (pipelines do this a lot)
+                return [await futures[0]]
             return await asyncio.gather(*futures)
         except asyncio.CancelledError:
             for t in tasks:
