@@ -239,3 +239,25 @@ def test_workflow_file_with_bad_settings_exits_2(write_file: Callable[[str, str]
     assert p.returncode == 2
     assert "flow.yaml: task 'vote': consensus.min_agreement" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+async def test_a_retried_consensus_reruns_only_the_failed_participant(
+    orch: podium.Orchestrator,
+) -> None:
+    calls: dict[str, int] = {}
+    for name in "abc":
+
+        async def review(ctx: podium.Context, name: str = name) -> str:
+            calls[name] = calls.get(name, 0) + 1
+            if name == "c" and calls[name] == 1:
+                raise RuntimeError("flaky")
+            return "yes"
+
+        orch.register(podium.Agent(name, ["review"], handler=review))
+    wf = podium.Workflow("c")
+    retry = {"max_attempts": 2, "initial_delay": 0}
+    wf.task("vote", capability="review", pattern="consensus", retry=retry)
+    result = await orch.run(wf)
+    assert result["vote"]["agreement"] == 1.0
+    assert calls == {"a": 1, "b": 1, "c": 2}
+    assert result.tasks["vote"].attempts == 2 and result.tasks["vote/c"].attempts == 2
