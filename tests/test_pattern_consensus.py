@@ -166,6 +166,7 @@ async def test_a_key_in_no_result_is_an_error(orch: podium.Orchestrator) -> None
         ({"min_agreement": 1.5}, "consensus.min_agreement: should be less than or equal to 1"),
         ({"min_agreement": 0}, "consensus.min_agreement: should be greater than 0"),
         ({"agents": 0}, "consensus.agents: should be greater than or equal to 1"),
+        ({"agents": True}, "consensus.agents: expected a number or text, not the boolean True"),
         ({"quorum": 2}, "unknown setting 'quorum' in consensus"),
         ({"min_agrement": 0.5}, "Did you mean 'min_agreement'?"),
         ({"normalize": "lower"}, "consensus.normalize: 'lower' must be 'module:function'"),

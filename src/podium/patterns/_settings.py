@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._aggregate import AGGREGATES
 from ..errors import HandlerError, ValidationError
-from ..spec import RetrySpec
+from ..spec import RetrySpec, _Model
 
 __all__ = ["SETTINGS", "check_options", "resolve_ref"]
 
@@ -43,7 +43,7 @@ _NOT_PATTERNS = ("sequential", "sequence", "parallel")
 Ref = str | Callable[..., Any]
 
 
-class _Settings(BaseModel):
+class _Settings(_Model):  # as strict as the rest of a workflow file (no true for 1)
     model_config = ConfigDict(extra="forbid", strict=False, arbitrary_types_allowed=True)
 
 
@@ -341,7 +341,7 @@ def _convert(
     elif err["type"] == "missing":
         msg = f"{where}{field} is required."
     else:
-        text = err["msg"]
+        text = err["msg"].removeprefix("Value error, ")
         if text.startswith("Input should be"):
             text = "should be" + text[len("Input should be") :]
         msg = f"{where}{field}: {text} (got {err.get('input')!r})."
