@@ -9,6 +9,7 @@ slow to import. Add a step with::
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ VERSION_TABLE = "podium_version"  # not alembic_version: the database may hold o
 LOCK_ID = 7_406_392_113  # PostgreSQL advisory lock taken while migrating
 
 FOLDER = Path(__file__).resolve().parent
+# Alembic keeps the running migration in module globals (alembic.context): one at a time per
+# process. Between processes, the database's own lock (see env.py) does the same job.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def config(connection: Any = None, schema: str | None = None) -> Any:
@@ -54,7 +58,7 @@ def upgrade(url: str, *, connect_args: dict[str, Any] | None = None, schema: str
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     try:
-        with engine.connect() as conn:
+        with _ONE_AT_A_TIME, engine.connect() as conn:
             command.upgrade(config(conn, schema), "head")
     finally:
         engine.dispose()

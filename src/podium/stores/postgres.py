@@ -88,7 +88,7 @@ class PostgresStore(Store):
         if self._pool is not None and self._loop is loop:
             return
         if self._pool is not None:  # opened on another loop (run_sync twice): start over
-            self._pool.terminate()
+            _abandon(self._pool)
             self._pool = None
         try:
             import asyncpg
@@ -175,7 +175,7 @@ class PostgresStore(Store):
         if self._loop is asyncio.get_running_loop():
             await pool.close()
         else:
-            pool.terminate()
+            _abandon(pool)
 
     async def _ready(self) -> Any:
         if self._pool is None or self._loop is not asyncio.get_running_loop():
@@ -327,6 +327,14 @@ class PostgresStore(Store):
             list(keys),
         )
         return {r[0]: CacheEntry(r[0], r[1], decode(r[2]), r[3], r[4], r[5], r[6]) for r in rows}
+
+
+def _abandon(pool: Any) -> None:
+    """Drop a pool that belongs to another event loop (possibly closed already)."""
+    try:
+        pool.terminate()
+    except RuntimeError:  # its loop is closed: the connections went with it
+        pass
 
 
 def _cache_row(c: CacheEntry) -> tuple[Any, ...]:
