@@ -147,3 +147,27 @@ async def test_a_handler_cancelling_itself_is_not_a_run_cancellation(
     wf.task("a", capability="x")
     result = await asyncio.wait_for(orch.run(wf), 10)
     assert result.status == "completed" and result["a"] == "inner task cancelled"
+
+
+async def test_cancelled_tasks_do_not_count_for_the_breaker(orch: podium.Orchestrator) -> None:
+    running = asyncio.Event()
+
+    @orch.agent(name="bot", capabilities=["x"], capacity=2, breaker_failures=3)
+    async def handle(ctx: podium.Context) -> None:
+        if ctx.task_id == "fails":
+            raise RuntimeError("down")
+        running.set()
+        await asyncio.sleep(30)
+
+    wf = podium.Workflow("w", on_failure="continue")
+    wf.task("fails", capability="x", priority="critical")
+    wf.task("sleeps", capability="x")
+    task = asyncio.create_task(orch.run(wf))
+    await started(running)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    bot = orch.agents["bot"]
+    assert orch.status("sleeps").status == "cancelled"  # type: ignore[union-attr]
+    # one failure and one cancellation: the cancellation is not a success
+    assert bot.consecutive_failures == 1 and bot.completed == 0 and bot.load == 0

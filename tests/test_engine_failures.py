@@ -446,3 +446,21 @@ async def test_thread_handler_raising_a_base_exception(orch: podium.Orchestrator
     wf.task("a", capability="x")
     result = await guard(orch.run(wf))
     assert result.tasks["a"].status == "failed" and result.tasks["a"].error == "Halt: unwind"
+
+
+async def test_tasks_dropped_by_fail_fast_do_not_close_the_breaker(
+    orch: podium.Orchestrator,
+) -> None:
+    # 'a' fails and opens the breaker; 'b' and 'c' were assigned to the same agent but never
+    # ran: dropping them says nothing about the agent's health
+    @orch.agent(name="bot", capabilities=["x"], breaker_failures=1, breaker_cooldown=60)
+    async def handle(ctx: podium.Context) -> None:
+        raise Boom("down")
+
+    wf = podium.Workflow("w")
+    for tid in "abc":
+        wf.task(tid, capability="x")
+    result = await guard(orch.run(wf))
+    assert [t.status for t in result.tasks.values()] == ["failed", "skipped", "skipped"]
+    bot = orch.agents["bot"]
+    assert bot.breaker_until and bot.consecutive_failures == 1 and bot.load == 0

@@ -422,7 +422,7 @@ class Run:
             self._fail(rec, agent, TimeoutError(f"timed out after {t:g}s"), error="timeout")
             return
         rec.finished_at = time.time()
-        self._sched.release(agent, True)
+        self._sched.release(agent, None)  # stopped, not failed: nothing for the breaker
         self.n_running -= 1
         if reason.startswith("reassigned"):
             # the agent went away (terminated, missed heartbeats): not the task's fault
@@ -590,7 +590,7 @@ class Run:
             return
         self._stopping = True
         for rec, agent in self._queue:
-            self._sched.release(agent, True)
+            self._sched.release(agent, None)  # never ran
             self._skip(rec, f"skipped: {why}")
         self._queue.clear()
         self._sched.drain()
