@@ -466,3 +466,26 @@ def test_breaker_on_a_multi_agent_route_probes_once() -> None:
     got = [n for _, n in assign(s)]
     assert sorted(got) == ["a", "b"]  # b's one slot and a's single probe
     assert a.load == 1
+
+
+def test_a_task_that_never_ran_leaves_the_breaker_alone() -> None:
+    clock = Clock()
+    s, a = _open_breaker(clock)
+    push(s, "t0")
+    clock.now += 10.0
+    assert len(assign(s)) == 1 and a.probing
+    assert s.release(a, None) is None  # the probe was dropped before it ran
+    assert a.breaker_until and not a.probing and a.consecutive_failures == 2
+    push(s, "t1")
+    assert assign(s) == [("t1", "a")]  # the next task is the probe
+
+
+def test_a_dropped_task_keeps_the_failure_count() -> None:
+    a = agent("a", capacity=3, breaker_failures=3)
+    s = Scheduler([a], clock=Clock())
+    for i in range(3):
+        push(s, f"t{i}")
+    assert len(assign(s)) == 3
+    s.release(a, False)
+    s.release(a, None)
+    assert a.consecutive_failures == 1 and a.load == 1 and s.running == 1
