@@ -421,7 +421,7 @@ def test_a_code_definition_round_trips() -> None:
     wf.task("a", capability="c", input=0)
     wf.task("b", agent="pinned", input={"k": [1, 2]}, depends_on=["a"], priority=9, timeout=2.5)
     wf.task("c", capability="c", input="", retry={"max_attempts": 4, "backoff": "fixed"})
-    wf.task("d", capability="c", cache=True, pattern="consensus", options={"voters": 3})
+    wf.task("d", capability="c", cache=True, pattern="consensus", options={"agents": 3})
     wf.task("e", capability="c", cache_key="k", input=[])
     back = rebuild(describe(wf), run_id="x")
     assert (back.name, back.on_failure, back.max_concurrency) == ("rt", "continue", 3)
