@@ -69,6 +69,9 @@ NOT_CALLABLE = 42
 
 class NoHandle:
     pass
+
+class AgentWithoutHandle(podium.Agent):
+    pass
 """
 
 
@@ -180,6 +183,14 @@ def test_missing_file(tmp_path: Path) -> None:
         load_workflow(path)
     assert str(path) in str(e.value) and "no such file" in str(e.value)
     assert e.value.file == str(path)
+
+
+def test_file_that_is_not_utf8(write_file: Write) -> None:
+    path = write_file("flow.yaml", "")
+    path.write_bytes(b"name: w\xff\n")
+    with pytest.raises(podium.ValidationError) as e:
+        load_workflow(path)
+    assert str(e.value) == f"{path}: is not UTF-8 text."
 
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:
@@ -510,3 +521,9 @@ def test_handler_found_next_to_the_file_from_another_cwd(
     monkeypatch.chdir(other)
     wf = load_workflow(path)
     assert wf.agents[0].name == "bot"
+
+
+def test_handler_agent_subclass_without_handle(write_file: Write, mod: str) -> None:
+    err = load_error(write_file, agent_yaml(f"{mod}:AgentWithoutHandle"))
+    assert "agent 'bot'" in str(err) and "handle(self, ctx)" in str(err)
+    assert err.field == "agents.handler"
