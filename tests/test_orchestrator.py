@@ -4,7 +4,7 @@ sharing agents; agent statistics and lifecycle."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -17,6 +17,15 @@ T = TypeVar("T")
 async def guard(aw: Awaitable[T]) -> T:
     """Await, failing the test instead of hanging it when the engine gets stuck."""
     return await asyncio.wait_for(aw, 10)
+
+
+async def until(cond: Callable[[], bool]) -> None:
+    """Let the loop run until ``cond()`` holds."""
+    for _ in range(10_000):
+        if cond():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
 
 
 def echo_agent(orch: podium.Orchestrator, fail: set[str] | None = None) -> list[str]:
@@ -259,10 +268,11 @@ async def test_a_run_waiting_for_a_shared_agent_resumes_when_the_other_ends(
     second = podium.Workflow("second")
     second.task("next", capability="x")
     t1 = asyncio.create_task(orch.run(first))
-    await asyncio.sleep(0.01)
-    assert orch.agents["bot"].load == 1
+    await until(lambda: orch.agents["bot"].load == 1)
     t2 = asyncio.create_task(orch.run(second))
-    await asyncio.sleep(0.01)
+    await until(lambda: orch.status("next") is not None)
+    for _ in range(10):
+        await asyncio.sleep(0)
     assert orch.status("next").status == "ready"  # type: ignore[union-attr]
     gate.set()
     r1 = await guard(t1)
