@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import podium
+from _pg import pg_schema
 
 HANDLERS = """
 import os
@@ -107,6 +108,9 @@ def test_a_recorded_run_can_be_listed_inspected_resumed_and_reported(project: Pa
     c_events = [(e["status"], e["attempt"]) for e in events if e["task"] == "c"]
     assert c_events == [("running", 1), ("failed", 1), ("running", 2), ("completed", 2)]
     assert any(e["task"] is None and e["event"] == "resumed" for e in events)
+
+    only_c = podium_cli("logs", "cli-1", "--db", db, "--task", "c", "--json", cwd=project)
+    assert {e["task"] for e in json.loads(only_c.stdout)} == {"c"}
 
     text = podium_cli("logs", "cli-1", "--db", db, cwd=project)
     assert "RuntimeError: c is broken" in text.stdout and "event resumed" in text.stdout
@@ -207,3 +211,18 @@ def test_the_db_option_is_required_and_report_checks_its_folder(project: Path) -
     assert bad.returncode == 2 and "folder" in bad.stderr and "does not exist" in bad.stderr
     env = podium_cli("runs", cwd=project, PODIUM_DB=db)  # the environment gives a default
     assert env.returncode == 0 and "\nr " in env.stdout
+
+
+async def test_a_run_recorded_in_postgresql_resumes_from_the_cli(project: Path) -> None:
+    async with pg_schema() as url:
+        first = podium_cli("run", "flow.yaml", "--db", url, "--run-id", "pg-1", cwd=project)
+        assert first.returncode == 1, first.stderr
+        fixed = podium_cli(
+            "resume", "pg-1", "--db", url, "--json", cwd=project, PODIUM_CLI_FIXED="1"
+        )
+        assert fixed.returncode == 0, fixed.stderr
+        assert json.loads(fixed.stdout)["status"] == "completed"
+        status = podium_cli("status", "pg-1", "--db", url, "--json", cwd=project)
+        doc = json.loads(status.stdout)
+        assert doc["status"] == "completed" and doc["tasks"]["d"]["result"]["deps"] == ["b", "c"]
+        assert calls(project).count("a") == 1

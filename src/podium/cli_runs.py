@@ -123,10 +123,12 @@ def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, An
 async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
     from .errors import CapabilityError
 
+    store = orch.store
+    assert store is not None
     try:
         return await orch.prepare_resume(run_id)
     except CapabilityError as exc:
-        saved = await orch.store.get_run(run_id)  # type: ignore[union-attr]
+        saved = await store.get_run(run_id)
         if (saved.definition or {}).get("kind") != "code":
             raise
         raise CapabilityError(
@@ -136,6 +138,8 @@ async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
             task=exc.task,
             field=exc.field,
         ) from None
+    finally:
+        await store.close()  # the run itself goes on in another event loop: it reopens
 
 
 def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
@@ -318,7 +322,15 @@ def history(transitions: list[Transition]) -> list[dict[str, Any]]:
     return [e[2] for e in events]
 
 
-def logs(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
+def logs(
+    run_id: RunIdArg,
+    db: DbOpt,
+    json_out: JsonOpt = False,
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", "-t", metavar="ID", help="Only this task (repeat for more)."),
+    ] = None,
+) -> None:
     """Show the ordered history of a recorded run: who ran what, when, each attempt and
     error, and run-level events (resumes, agents paused or scaled)."""
     from rich.text import Text
@@ -329,6 +341,9 @@ def logs(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
         return await store.transitions(run_id)
 
     events = history(_read(db, json_out, work))
+    if task:
+        wanted = set(task)
+        events = [e for e in events if e["task"] in wanted]
     if json_out:
         _print_json(events)
         return
