@@ -67,6 +67,9 @@ GROUP = "podium"  # the consumer group every inbox stream is read through
 _FRAME_MESSAGES = 512  # messages per Redis command (one PUBLISH or XADD carries a JSON array)
 _FRAME_BYTES = 512 * 1024
 _HIGH_WATER = 8192  # queued messages beyond which publish() waits for the write in flight
+# Acknowledgements ride along with the next write, or go out on their own after this delay:
+# one pipeline per message handed out would double the commands of a busy inbox.
+_ACK_DELAY = 0.02
 _READ_COUNT = 256  # stream entries per XREADGROUP
 # An inbox reader blocks in XREADGROUP for at most this long (below redis-py's default socket
 # timeout), so a missed CLIENT UNBLOCK delays closing by this much at worst.
@@ -204,6 +207,7 @@ class RedisBus(Bus):
         self._inflight: asyncio.Future[None] | None = None  # the write under way
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._ack_timer: asyncio.TimerHandle | None = None
         self._stop_writer = False
         self._lost: BusError | None = None  # a failed write nobody waited for
         self._unawaited = False  # the queued batch holds messages nobody waits on
@@ -294,7 +298,13 @@ class RedisBus(Bus):
 
     def _ack(self, key: str, entry: bytes) -> None:
         self._acks.setdefault(key, []).append(entry)
-        self._kick()
+        if self._pending is None and self._ack_timer is None:
+            self._ack_timer = asyncio.get_running_loop().call_later(_ACK_DELAY, self._acks_due)
+
+    def _acks_due(self) -> None:
+        self._ack_timer = None
+        if self._acks and not self._stop_writer:
+            self._kick()
 
     async def _write_loop(self) -> None:
         while True:
@@ -347,6 +357,8 @@ class RedisBus(Bus):
         await self._flush()
 
     async def _flush(self) -> None:
+        if self._acks:
+            self._kick()
         while self._pending is not None or self._inflight is not None:
             fut = self._pending or self._inflight
             assert fut is not None
@@ -752,6 +764,9 @@ class RedisBus(Bus):
             await self._forget_consumer()
         except (BusError, *self._errors) as e:
             log.warning("podium bus: cleanup on close failed: %s", e)
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if self._writer is not None:
             self._stop_writer = True
             self._wake.set()
