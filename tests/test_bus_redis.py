@@ -246,3 +246,10 @@ def test_open_bus_picks_the_implementation() -> None:
     bus: Bus = open_bus("rediss://127.0.0.1:6380/0")
     assert bus.url == "rediss://127.0.0.1:6380/0"
     assert repr(bus) == "<RedisBus rediss://127.0.0.1:6380/0>"
+
+
+def test_a_bus_is_used_from_one_event_loop() -> None:
+    bus = RedisBus("redis://127.0.0.1:1/0")
+    asyncio.run(bus.publish("t", 1))
+    with pytest.raises(BusError, match=r"belongs to another event loop.*one bus per event loop"):
+        asyncio.run(bus.publish("t", 2))

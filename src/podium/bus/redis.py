@@ -197,6 +197,7 @@ class RedisBus(Bus):
         self._reply_ch = f"{namespace}:r:{self.id}"
         self._reply_key = self._reply_ch.encode()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop its tasks run on
         self._multicast = self._r.register_script(_MULTICAST)
         # writing: [op, key, encoded messages, bytes]; only consecutive messages to one key
         # share an entry, so the order of every sender's messages is kept.
@@ -240,6 +241,15 @@ class RedisBus(Bus):
         if self._lost is not None:
             err, self._lost = self._lost, None
             raise err
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                raise BusError(
+                    f"this Redis bus for {self.url} belongs to another event loop (its "
+                    "connections and readers live there); open one bus per event loop, "
+                    "e.g. per asyncio.run()."
+                )
+            self._loop = loop
 
     # -- writing --------------------------------------------------------------------------
 
