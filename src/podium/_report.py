@@ -354,7 +354,7 @@ def _gantt(attempts: list[_Attempt], t0: float, wall: float, resumes: list[float
         rows.append((agent, y, lane_h, lanes, placed))
         y += lanes * lane_h + 14
     height = y + 10
-    out = [note, f"<div class='scroll'><svg width='{label_w + plot_w + 20}' height='{height}'>"]
+    out = [note, f"<div class='scroll'><svg width='{label_w + plot_w + 50}' height='{height}'>"]
     for k in range(11):  # time axis
         x = label_w + plot_w * k / 10
         out.append(
