@@ -114,9 +114,16 @@ class MemoryBus(Bus):
 
     async def send(self, to: str, payload: Any, *, sender: str | None = None) -> Message:
         """Exactly once into the inbox of agent ``to``, kept until read."""
-        check_name(to, "to")
+        try:
+            box = self._boxes.get(to)
+        except TypeError:  # unhashable: check_name says what is wrong
+            box = None
+        if box is None:
+            check_name(to, "to")
         msg = self._message("direct", sender, to, payload)
-        self._box(to)._put(msg)
+        if box is None:
+            box = self._box(to)
+        box._put(msg)
         return msg
 
     async def broadcast(self, channel: str, payload: Any, *, sender: str | None = None) -> Message:
