@@ -42,6 +42,7 @@ from typing import Any
 
 from .._json import _ATOMS
 from ..errors import BusError, ValidationError
+from ._redis_inbox import GROUP, RedisInbox, decode
 from .base import (
     ALL,
     Bus,
@@ -63,18 +64,13 @@ __all__ = ["RedisBus"]
 
 log = logging.getLogger("podium.bus")
 
-GROUP = "podium"  # the consumer group every inbox stream is read through
 _FRAME_MESSAGES = 512  # messages per Redis command (one PUBLISH or XADD carries a JSON array)
 _FRAME_BYTES = 512 * 1024
 _HIGH_WATER = 8192  # queued messages beyond which publish() waits for the write in flight
 # Acknowledgements ride along with the next write, or go out on their own after this delay:
 # one pipeline per message handed out would double the commands of a busy inbox.
 _ACK_DELAY = 0.02
-_READ_COUNT = 256  # stream entries per XREADGROUP
-# An inbox reader blocks in XREADGROUP for at most this long (below redis-py's default socket
-# timeout), so a missed CLIENT UNBLOCK delays closing by this much at worst.
-_BLOCK_MS = 2000
-_STOP_TIMEOUT = 5.0  # seconds to wait for a reader to stop before cancelling it
+_STOP_TIMEOUT = 5.0  # seconds to wait for the pub/sub reader to stop before cancelling it
 _CONFIRM_TIMEOUT = 10.0  # seconds to wait for Redis to confirm a subscription
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -103,61 +99,6 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([\\*?\[\]])", r"\\\1", text)
 
 
-def _entries(resp: Any) -> list[Any]:
-    """The (id, fields) pairs of a one-stream XREADGROUP reply (RESP2 list or RESP3 dict)."""
-    if not resp:
-        return []
-    if isinstance(resp, dict):
-        return next(iter(resp.values()))[0]
-    return resp[0][1]
-
-
-def _decode(frame: bytes) -> list[Message]:
-    return [Message(*fields) for fields in json.loads(frame)]
-
-
-class _RedisInbox(Inbox):
-    """An inbox fed by a stream reader; acknowledges each stream entry once every message
-    in it has been handed out by get()."""
-
-    __slots__ = ("_client_id", "_entry_of", "_key", "_left", "_reader", "_stop")
-
-    def __init__(self, bus: RedisBus, agent: str, key: str) -> None:
-        super().__init__(bus, agent)
-        self._key = key
-        self._entry_of: dict[str, bytes] = {}  # message id -> its stream entry id
-        self._left: dict[bytes, int] = {}  # stream entry id -> messages not handed out yet
-        self._reader: asyncio.Task[None] | None = None
-        self._client_id: int | None = None  # the reader's Redis connection, for CLIENT UNBLOCK
-        self._stop = False
-
-    def _track(self, entry: bytes, msgs: list[Message]) -> None:
-        self._left[entry] = len(msgs)
-        for m in msgs:
-            self._entry_of[m.id] = entry
-
-    def _taken(self, msg: Message) -> Message:
-        entry = self._entry_of.pop(msg.id, None)
-        if entry is not None:
-            left = self._left[entry] - 1
-            if left:
-                self._left[entry] = left
-            else:
-                del self._left[entry]
-                self._bus._ack(self._key, entry)  # type: ignore[attr-defined]
-        return msg
-
-    async def get(self, timeout: float | None = None) -> Message:
-        return self._taken(await super().get(timeout))
-
-    def get_nowait(self) -> Message | None:
-        msg = super().get_nowait()
-        return None if msg is None else self._taken(msg)
-
-    async def __anext__(self) -> Message:
-        return self._taken(await super().__anext__())
-
-
 class RedisBus(Bus):
     """A bus shared by processes through Redis; see the module docstring for its guarantees.
 
@@ -179,16 +120,14 @@ class RedisBus(Bus):
                 f"claim_idle must be a number of seconds >= 0, got {claim_idle!r}.",
                 field="claim_idle",
             )
-        # RESP2: with it redis-py checks a pooled connection for unread replies before reuse.
-        self._options: dict[str, Any] = {"protocol": 2}
+        self.url = url
         try:
-            self._r = aioredis.Redis.from_url(url, **self._options)
+            self._r = self._connect()
         except ValueError as e:
             raise ValidationError(
                 f"bad Redis URL {url!r}: {e}. Use redis://host:port/db.", field="bus"
             ) from e
         self._errors: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError)
-        self.url = url
         self.namespace = namespace
         self.claim_idle = float(claim_idle)
         self.id = secrets.token_hex(6)  # this bus: consumer name and reply channel
@@ -219,12 +158,17 @@ class RedisBus(Bus):
         self._local: dict[bytes, list[Subscription]] = {}  # channel -> subs and inboxes
         self._plocal: dict[bytes, list[Subscription]] = {}  # pattern -> subs
         self._confirm: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
-        self._boxes: dict[str, _RedisInbox] = {}
+        self._boxes: dict[str, RedisInbox] = {}
         self._opened: set[str] = set()  # inbox streams read by this bus
         self._waiting: dict[str, asyncio.Future[Message]] = {}
         self._topics: dict[str, str] = {}  # topic -> channel, for topics already checked
 
     # -- errors ---------------------------------------------------------------------------
+
+    def _connect(self, **options: Any) -> Any:
+        """A redis-py client for this bus's server. RESP2: with it, redis-py checks a pooled
+        connection for unread replies before reusing it."""
+        return self._redis.Redis.from_url(self.url, protocol=2, **options)
 
     def _io_error(self, e: BaseException) -> BusError:
         return BusError(
@@ -552,7 +496,7 @@ class RedisBus(Bus):
             if subs is None:
                 continue
             try:
-                msgs = _decode(m["data"])
+                msgs = decode(m["data"])
             except Exception as e:
                 log.warning("podium bus: dropped a malformed frame on %r: %s", m["channel"], e)
                 continue
@@ -626,14 +570,14 @@ class RedisBus(Bus):
         box = self._boxes.get(agent)
         if box is None:
             key = f"{self._ns}in:{agent}"
-            box = _RedisInbox(self, agent, key)
+            box = RedisInbox(self, agent, key)
             try:
                 await self._ensure_group(key)
             except self._errors as e:
                 raise self._io_error(e) from e
             self._boxes[agent] = box
             self._opened.add(key)
-            box._reader = asyncio.create_task(self._inbox_loop(box), name=f"podium-inbox-{agent}")
+            box.start()
         for c in names:
             if c not in box.channels:
                 box.channels.add(c)
@@ -648,98 +592,11 @@ class RedisBus(Bus):
             if "BUSYGROUP" not in str(e):
                 raise
 
-    async def _inbox_loop(self, box: _RedisInbox) -> None:
-        # Its own connection: a blocked XREADGROUP holds it, and close() ends the wait with
-        # CLIENT UNBLOCK instead of cancelling a command in flight (which can leave a
-        # half-read connection in redis-py's pool).
-        key, me = box._key, self.id
-        client = self._redis.Redis.from_url(
-            self.url, single_connection_client=True, **self._options
-        )
-        cursor = b"0"  # first what this consumer read earlier and did not acknowledge
-        claimed = False
-        try:
-            while not box._stop:
-                try:
-                    if box._client_id is None:
-                        box._client_id = await client.client_id()
-                    if not claimed:
-                        await self._claim(client, key)
-                        claimed = True
-                    if box._stop:
-                        break
-                    block = _BLOCK_MS if cursor == b">" else None
-                    resp = await client.xreadgroup(
-                        GROUP, me, {key: cursor}, count=_READ_COUNT, block=block
-                    )
-                except Exception as e:
-                    if box._stop:
-                        break
-                    if "NOGROUP" in str(e):  # the stream was deleted: start over
-                        await self._ensure_group(key)
-                        cursor = b"0"
-                        continue
-                    log.warning("podium bus: reading inbox %r failed: %s; retrying", box.agent, e)
-                    await asyncio.sleep(0.5)
-                    continue
-                if box._stop:
-                    break  # what was read stays pending: the next inbox reads it again
-                entries = _entries(resp)
-                if cursor != b">":
-                    if not entries:
-                        cursor = b">"
-                        continue
-                    cursor = entries[-1][0]
-                for entry, fields in entries:
-                    data = fields.get(b"m") if fields else None
-                    try:
-                        msgs = _decode(data) if data is not None else []
-                    except Exception as e:
-                        log.warning("podium bus: dropped a malformed entry in %r: %s", key, e)
-                        msgs = []
-                    if not msgs:
-                        self._ack(key, entry)
-                        continue
-                    box._track(entry, msgs)
-                    box._put_many(msgs)
-        finally:
-            await client.aclose()
-
-    async def _claim(self, client: Any, key: str) -> None:
-        """Take over entries other consumers read but left unacknowledged for claim_idle."""
-        start: Any = "0-0"
-        idle = int(self.claim_idle * 1000)
-        while True:
-            # without JUSTID: redis-py drops the next cursor from a JUSTID reply
-            res = await client.xautoclaim(key, GROUP, self.id, idle, start_id=start, count=256)
-            start = res[0]
-            if start in (b"0-0", "0-0"):
-                return
-
-    async def _stop_reader(self, box: _RedisInbox) -> None:
-        box._stop = True
-        task = box._reader
-        if task is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _STOP_TIMEOUT
-        while not task.done():
-            if box._client_id is not None:
-                try:
-                    await self._r.client_unblock(box._client_id)
-                except self._errors:
-                    pass
-            await asyncio.wait([task], timeout=0.05)
-            if not task.done() and loop.time() > deadline:
-                task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        box._reader = None
-
     async def _close_inbox(self, box: Inbox) -> None:
-        assert isinstance(box, _RedisInbox)
+        assert isinstance(box, RedisInbox)
         if self._boxes.get(box.agent) is box:
             del self._boxes[box.agent]
-        await self._stop_reader(box)
+        await box.stop()
         for c in box.channels:
             await self._detach(self._local, f"{self._ns}b:{c}".encode(), box, "unsubscribe")
 
@@ -767,7 +624,7 @@ class RedisBus(Bus):
                 fut.set_exception(
                     BusError(f"the bus was closed while request {cid!r} waited for its reply.")
                 )
-        await asyncio.gather(*(self._stop_reader(box) for box in boxes))
+        await asyncio.gather(*(box.stop() for box in boxes))
         await self._stop_pubsub()
         try:
             await self._flush()  # acknowledgements of the last messages handed out
