@@ -384,8 +384,19 @@ class Orchestrator:
         *,
         run_id: str | None = None,
     ) -> RunResult:
-        """`run` for code without an event loop."""
-        return asyncio.run(self.run(workflow, run_id=run_id))
+        """`run` for code without an event loop. Each call runs on a new loop, so a bus this
+        orchestrator opened itself is closed at the end (a Redis bus belongs to one loop) and
+        opened again by the next call."""
+
+        async def once() -> RunResult:
+            try:
+                return await self.run(workflow, run_id=run_id)
+            finally:
+                if self._bus is not None and self._owns_bus:
+                    bus, self._bus = self._bus, None
+                    await bus.close()
+
+        return asyncio.run(once())
 
     async def delegate(
         self,
