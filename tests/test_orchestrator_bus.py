@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests._redis import REDIS_URL, redis_namespace
-
 import podium
+from _redis import REDIS_URL, redis_namespace
 
 
 def publishing_workflow(orch: podium.Orchestrator) -> podium.Workflow:
