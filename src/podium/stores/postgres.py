@@ -10,45 +10,32 @@ missing); otherwise they go where the role's search_path says, next to other app
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import StoreError
-from .base import (
-    CacheEntry,
-    RunRecord,
-    Store,
-    Transition,
-    decode,
-    encode,
-    normalize,
-    redact,
-    tally,
+from ._sql import (
+    CACHE_COLS,
+    RUN_COLS,
+    TRANSITION_COLS,
+    cache_entries,
+    cache_row,
+    run_exists,
+    run_record,
+    run_row,
+    runs_query,
+    transition_rows,
+    transitions_of,
+    up_to_date,
+    written_concurrently,
 )
+from .base import CacheEntry, RunRecord, Store, Transition, encode, normalize, redact, tally
 
 __all__ = ["PostgresStore"]
 
-_T_COLS = [
-    "run_id",
-    "seq",
-    "task_id",
-    "status",
-    "attempt",
-    "agent",
-    "started_at",
-    "finished_at",
-    "result",
-    "error",
-    "note",
-]
-_RUN_COLS = (
-    "run_id, workflow, status, started_at, finished_at, total, counts, stats, definition, "
-    "owner, sessions"
-)
+_T_COLS = ["run_id", *TRANSITION_COLS.split(", ")]
 _UPSERT_CACHE = (
-    "INSERT INTO podium_cache (key, route, result, run_id, task_id, agent, created_at) "
+    f"INSERT INTO podium_cache ({CACHE_COLS}) "
     "VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key) DO UPDATE SET route=excluded.route, "
     "result=excluded.result, run_id=excluded.run_id, task_id=excluded.task_id, "
     "agent=excluded.agent, created_at=excluded.created_at"
@@ -146,13 +133,8 @@ class PostgresStore(Store):
             version = None
         except asyncpg.PostgresError as exc:
             raise self._error(f"PostgreSQL error: {exc}.") from None
-        if version == migrations.HEAD:
+        if up_to_date(version, self._error):
             return
-        if version is not None and version not in migrations.REVISIONS:
-            raise self._error(
-                f"was written by a newer podium (schema {version!r}; this podium knows up to "
-                f"{migrations.HEAD!r}). Upgrade podium to use it."
-            )
         try:
             import psycopg  # noqa: F401
         except ImportError:
@@ -199,25 +181,11 @@ class PostgresStore(Store):
         pool = await self._ready()
         try:
             await pool.execute(
-                f"INSERT INTO podium_runs ({_RUN_COLS}) VALUES "
-                "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                run.run_id,
-                run.workflow,
-                run.status,
-                run.started_at,
-                run.finished_at,
-                run.total,
-                encode(run.counts),
-                encode(run.stats),
-                encode(run.definition),
-                run.owner,
-                run.sessions,
+                f"INSERT INTO podium_runs ({RUN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                *run_row(run),
             )
         except asyncpg.UniqueViolationError:
-            raise self._error(
-                f"a run with id {run.run_id!r} exists already. Resume it with "
-                f"`podium resume {run.run_id} --db {redact(self.url)}`, or choose another id."
-            ) from None
+            raise self._error(run_exists(run.run_id, redact(self.url))) from None
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             raise self._error(f"PostgreSQL error: {exc}.") from None
         self._seq[run.run_id] = 0
@@ -247,16 +215,13 @@ class PostgresStore(Store):
             raise self.unknown_run(run_id)
 
     async def get_run(self, run_id: str) -> RunRecord:
-        rows = await self._fetch(f"SELECT {_RUN_COLS} FROM podium_runs WHERE run_id=$1", run_id)
+        rows = await self._fetch(f"SELECT {RUN_COLS} FROM podium_runs WHERE run_id=$1", run_id)
         if not rows:
             raise self.unknown_run(run_id)
-        return _run_record(rows[0])
+        return run_record(rows[0])
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
-        sql = f"SELECT {_RUN_COLS} FROM podium_runs ORDER BY started_at DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        runs = [_run_record(r) for r in await self._fetch(sql)]
+        runs = [run_record(r) for r in await self._fetch(runs_query(limit))]
         for r in runs:
             if r.counts is None:
                 r.counts = tally(await self._fetch(_LAST_STATES, r.run_id), r.total)
@@ -279,10 +244,7 @@ class PostgresStore(Store):
                         "SELECT coalesce(max(seq), 0) FROM podium_transitions WHERE run_id=$1",
                         run_id,
                     )
-                records = [
-                    (run_id, seq + i, r[0], r[1], r[2], r[3], r[4], r[5], encode(r[6]), r[7], r[8])
-                    for i, r in enumerate(rows, 1)
-                ]
+                records = transition_rows(run_id, seq, rows)
                 async with conn.transaction():
                     await conn.copy_records_to_table(
                         "podium_transitions",
@@ -291,13 +253,10 @@ class PostgresStore(Store):
                         schema_name=self.schema,
                     )
                     if cache:
-                        await conn.executemany(_UPSERT_CACHE, [_cache_row(c) for c in cache])
+                        await conn.executemany(_UPSERT_CACHE, [cache_row(c) for c in cache])
         except asyncpg.UniqueViolationError:
             self._seq.pop(run_id, None)
-            raise self._error(
-                f"run {run_id!r} was written by another process at the same time. Run or "
-                "resume a run from one process at a time."
-            ) from None
+            raise self._error(written_concurrently(run_id)) from None
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             self._seq.pop(run_id, None)
             raise self._error(f"PostgreSQL error while recording: {exc}.") from None
@@ -307,14 +266,10 @@ class PostgresStore(Store):
         if not await self._fetch("SELECT 1 FROM podium_runs WHERE run_id=$1", run_id):
             raise self.unknown_run(run_id)
         rows = await self._fetch(
-            "SELECT seq, task_id, status, attempt, agent, started_at, finished_at, result, "
-            "error, note FROM podium_transitions WHERE run_id=$1 ORDER BY seq",
+            f"SELECT {TRANSITION_COLS} FROM podium_transitions WHERE run_id=$1 ORDER BY seq",
             run_id,
         )
-        return [
-            Transition(r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode(r[7]), r[8], r[9])
-            for r in rows
-        ]
+        return transitions_of(rows)
 
     # -- cache -------------------------------------------------------------------------------
 
@@ -322,11 +277,9 @@ class PostgresStore(Store):
         if not keys:
             return {}
         rows = await self._fetch(
-            "SELECT key, route, result, run_id, task_id, agent, created_at FROM podium_cache "
-            "WHERE key = ANY($1::text[])",
-            list(keys),
+            f"SELECT {CACHE_COLS} FROM podium_cache WHERE key = ANY($1::text[])", list(keys)
         )
-        return {r[0]: CacheEntry(r[0], r[1], decode(r[2]), r[3], r[4], r[5], r[6]) for r in rows}
+        return cache_entries(rows)
 
 
 def _abandon(pool: Any) -> None:
@@ -335,31 +288,3 @@ def _abandon(pool: Any) -> None:
         pool.terminate()
     except RuntimeError:  # its loop is closed: the connections went with it
         pass
-
-
-def _cache_row(c: CacheEntry) -> tuple[Any, ...]:
-    return (
-        c.key,
-        c.route,
-        encode(c.result),
-        c.run_id,
-        c.task_id,
-        c.agent,
-        c.created_at or time.time(),
-    )
-
-
-def _run_record(r: Any) -> RunRecord:
-    return RunRecord(
-        run_id=r[0],
-        workflow=r[1],
-        status=r[2],
-        started_at=r[3],
-        finished_at=r[4],
-        total=r[5],
-        counts=json.loads(r[6]) if r[6] else None,
-        stats=json.loads(r[7]) if r[7] else None,
-        definition=json.loads(r[8]) if r[8] else None,
-        owner=r[9],
-        sessions=r[10],
-    )

@@ -10,36 +10,35 @@ other processes wait on ``busy_timeout``, so two processes sharing a file never 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from .base import (
-    CacheEntry,
-    RunRecord,
-    Store,
-    Transition,
-    decode,
-    encode,
-    normalize,
-    tally,
+from ._sql import (
+    CACHE_COLS,
+    RUN_COLS,
+    TRANSITION_COLS,
+    cache_entries,
+    cache_row,
+    run_exists,
+    run_record,
+    run_row,
+    runs_query,
+    transition_rows,
+    transitions_of,
+    up_to_date,
+    written_concurrently,
 )
+from .base import CacheEntry, RunRecord, Store, Transition, encode, normalize, tally
 
 __all__ = ["SQLiteStore"]
 
 BUSY_TIMEOUT = 30.0  # seconds another process's transaction may hold the write lock
-_RUN_COLS = (
-    "run_id, workflow, status, started_at, finished_at, total, counts, stats, definition, "
-    "owner, sessions"
-)
 _INSERT_T = (
-    "INSERT INTO podium_transitions (run_id, seq, task_id, status, attempt, agent, started_at, "
-    "finished_at, result, error, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT INTO podium_transitions (run_id, {TRANSITION_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 # SQLite takes a bare column next to max() from the row holding the max: the last transition
 _LAST_STATES = (
@@ -47,7 +46,7 @@ _LAST_STATES = (
     "WHERE run_id=? AND task_id IS NOT NULL GROUP BY task_id) GROUP BY status"
 )
 _UPSERT_CACHE = (
-    "INSERT INTO podium_cache (key, route, result, run_id, task_id, agent, created_at) "
+    f"INSERT INTO podium_cache ({CACHE_COLS}) "
     "VALUES (?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET route=excluded.route, "
     "result=excluded.result, run_id=excluded.run_id, task_id=excluded.task_id, "
     "agent=excluded.agent, created_at=excluded.created_at"
@@ -152,13 +151,8 @@ class SQLiteStore(Store):
                 f"is a SQLite database of another application (tables: {shown}), not a podium "
                 "store. Point --db at a new file or at a podium database."
             )
-        if version == migrations.HEAD:
+        if up_to_date(version, self._error):
             return
-        if version is not None and version not in migrations.REVISIONS:
-            raise self._error(
-                f"was written by a newer podium (schema {version!r}; this podium knows up to "
-                f"{migrations.HEAD!r}). Upgrade podium to use it."
-            )
         try:
             migrations.upgrade(f"sqlite:///{os.path.abspath(self.path)}")
         except Exception as exc:
@@ -186,26 +180,10 @@ class SQLiteStore(Store):
     def _create_run(self, run: RunRecord) -> None:
         try:
             self._run_sql(
-                f"INSERT INTO podium_runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run.run_id,
-                    run.workflow,
-                    run.status,
-                    run.started_at,
-                    run.finished_at,
-                    run.total,
-                    encode(run.counts),
-                    encode(run.stats),
-                    encode(run.definition),
-                    run.owner,
-                    run.sessions,
-                ),
+                f"INSERT INTO podium_runs ({RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", run_row(run)
             )
         except sqlite3.IntegrityError:
-            raise self._error(
-                f"a run with id {run.run_id!r} exists already. Resume it with "
-                f"`podium resume {run.run_id} --db {self.url}`, or choose another id."
-            ) from None
+            raise self._error(run_exists(run.run_id, self.url)) from None
         self._seq[run.run_id] = 0
 
     async def update_run(
@@ -243,20 +221,17 @@ class SQLiteStore(Store):
 
     async def get_run(self, run_id: str) -> RunRecord:
         rows = await self._call(
-            self._run_sql, f"SELECT {_RUN_COLS} FROM podium_runs WHERE run_id=?", (run_id,)
+            self._run_sql, f"SELECT {RUN_COLS} FROM podium_runs WHERE run_id=?", (run_id,)
         )
         if not rows:
             raise self.unknown_run(run_id)
-        return _run_record(rows[0])
+        return run_record(rows[0])
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         return await self._call(self._list_runs, limit)
 
     def _list_runs(self, limit: int | None) -> list[RunRecord]:
-        sql = f"SELECT {_RUN_COLS} FROM podium_runs ORDER BY started_at DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        runs = [_run_record(r) for r in self._run_sql(sql)]
+        runs = [run_record(r) for r in self._run_sql(runs_query(limit))]
         for r in runs:
             if r.counts is None:  # unfinished: each task's last transition says where it is
                 r.counts = tally(self._run_sql(_LAST_STATES, (r.run_id,)), r.total)
@@ -280,26 +255,20 @@ class SQLiteStore(Store):
             )
             seq = row[0][0]
         rows = normalize(entries)
-        params = [
-            (run_id, seq + i, r[0], r[1], r[2], r[3], r[4], r[5], encode(r[6]), r[7], r[8])
-            for i, r in enumerate(rows, 1)
-        ]
+        params = transition_rows(run_id, seq, rows)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(_INSERT_T, params)
                 if cache:
-                    conn.executemany(_UPSERT_CACHE, [_cache_row(c) for c in cache])
+                    conn.executemany(_UPSERT_CACHE, [cache_row(c) for c in cache])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.IntegrityError:
             self._seq.pop(run_id, None)
-            raise self._error(
-                f"run {run_id!r} was written by another process at the same time. Run or "
-                "resume a run from one process at a time."
-            ) from None
+            raise self._error(written_concurrently(run_id)) from None
         except sqlite3.DatabaseError as exc:
             self._seq.pop(run_id, None)
             raise self._corrupt(exc) from None
@@ -315,14 +284,10 @@ class SQLiteStore(Store):
 
     def _transitions(self, run_id: str) -> list[Transition]:
         rows = self._run_sql(
-            "SELECT seq, task_id, status, attempt, agent, started_at, finished_at, result, "
-            "error, note FROM podium_transitions WHERE run_id=? ORDER BY seq",
+            f"SELECT {TRANSITION_COLS} FROM podium_transitions WHERE run_id=? ORDER BY seq",
             (run_id,),
         )
-        return [
-            Transition(r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode(r[7]), r[8], r[9])
-            for r in rows
-        ]
+        return transitions_of(rows)
 
     # -- cache -------------------------------------------------------------------------------
 
@@ -334,38 +299,8 @@ class SQLiteStore(Store):
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self._run_sql(
-                "SELECT key, route, result, run_id, task_id, agent, created_at FROM podium_cache "
-                f"WHERE key IN ({marks})",
-                chunk,
-            ):
-                found[r[0]] = CacheEntry(r[0], r[1], decode(r[2]), r[3], r[4], r[5], r[6])
+            rows = self._run_sql(
+                f"SELECT {CACHE_COLS} FROM podium_cache WHERE key IN ({marks})", chunk
+            )
+            found.update(cache_entries(rows))
         return found
-
-
-def _cache_row(c: CacheEntry) -> tuple[Any, ...]:
-    return (
-        c.key,
-        c.route,
-        encode(c.result),
-        c.run_id,
-        c.task_id,
-        c.agent,
-        c.created_at or time.time(),
-    )
-
-
-def _run_record(r: Any) -> RunRecord:
-    return RunRecord(
-        run_id=r[0],
-        workflow=r[1],
-        status=r[2],
-        started_at=r[3],
-        finished_at=r[4],
-        total=r[5],
-        counts=json.loads(r[6]) if r[6] else None,
-        stats=json.loads(r[7]) if r[7] else None,
-        definition=json.loads(r[8]) if r[8] else None,
-        owner=r[9],
-        sessions=r[10],
-    )
