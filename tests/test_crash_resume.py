@@ -153,7 +153,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        if kills >= KILLS:  # enough: let this session finish the run
+        if kills >= KILLS:  # enough: let this process finish the run
             out, _ = proc.communicate(timeout=120)
             assert proc.returncode == 0, out
             sessions.append((proc.pid, None))
