@@ -4,8 +4,6 @@ normaliser, through the Python API and a workflow file run by the CLI."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 
 import podium
+from _cli import run_json
 
 
 def reviewers(orch: podium.Orchestrator, answers: dict[str, Any]) -> None:
@@ -212,19 +211,9 @@ tasks:
 """
 
 
-def run_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
-
-
 def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
-    p = run_cli(write_file("flow.yaml", FLOW))
+    p = run_json(write_file("flow.yaml", FLOW))
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     out = doc["tasks"]["vote"]["result"]
@@ -236,7 +225,7 @@ def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> Non
 
 def test_workflow_file_with_bad_settings_exits_2(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
-    p = run_cli(write_file("flow.yaml", FLOW.replace("min_agreement: 0.66", "min_agreement: 2")))
+    p = run_json(write_file("flow.yaml", FLOW.replace("min_agreement: 0.66", "min_agreement: 2")))
     assert p.returncode == 2
     assert "flow.yaml: task 'vote': consensus.min_agreement" in p.stderr
     assert "Traceback" not in p.stderr

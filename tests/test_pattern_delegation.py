@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 import podium
+from _cli import run_json
 
 
 def searchers(orch: podium.Orchestrator) -> None:
@@ -216,13 +215,7 @@ tasks:
 def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
     path = write_file("flow.yaml", FLOW)
-    p = subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
+    p = run_json(path)
     assert p.returncode == 0, p.stderr
     tasks = json.loads(p.stdout)["tasks"]
     assert tasks["find"]["result"] == ["web:raft", "web:paxos"]

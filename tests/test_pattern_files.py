@@ -5,8 +5,6 @@ DAGs, and patterns of the user's own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 import podium
+from _cli import run_json
 from podium.patterns import COORDINATORS, register_pattern
 from podium.spec import parse_workflow
 
@@ -200,13 +199,7 @@ tasks:
 def test_sequential_and_parallel_in_a_file(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", SEQ_PAR_AGENTS)
     path = write_file("flow.yaml", SEQ_PAR_FLOW)
-    p = subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
+    p = run_json(path)
     assert p.returncode == 0, p.stderr
     tasks = json.loads(p.stdout)["tasks"]
     assert tasks["fetch_a"]["result"]["together"] and tasks["fetch_b"]["result"]["together"]

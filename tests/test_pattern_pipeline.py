@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 import podium
+from _cli import run_json
 
 Log = list[tuple[str, str, int]]
 
@@ -294,19 +293,9 @@ tasks:
 """
 
 
-def run_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
-
-
 def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
-    p = run_cli(write_file("flow.yaml", FLOW))
+    p = run_json(write_file("flow.yaml", FLOW))
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["tasks"]["build"]["result"] == [
@@ -319,7 +308,7 @@ def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> Non
 
 def test_workflow_file_with_a_typo_in_a_stage(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
-    p = run_cli(write_file("flow.yaml", FLOW.replace("concurrency: 2", "concurency: 2")))
+    p = run_json(write_file("flow.yaml", FLOW.replace("concurrency: 2", "concurency: 2")))
     assert p.returncode == 2
     assert (
         "flow.yaml: task 'build': unknown setting 'concurency' in pipeline.stages.0. "

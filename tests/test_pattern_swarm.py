@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 import podium
+from _cli import run_json
 from podium.bus import MemoryBus
 
 
@@ -270,13 +269,7 @@ tasks:
 def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
     path = write_file("flow.yaml", FLOW)
-    p = subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
+    p = run_json(path)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     out = doc["tasks"]["hunt"]["result"]
@@ -288,12 +281,6 @@ def test_workflow_file_end_to_end(write_file: Callable[[str, str], Path]) -> Non
 def test_workflow_file_with_a_missing_goal_function(write_file: Callable[[str, str], Path]) -> None:
     write_file("agents.py", AGENTS)
     path = write_file("flow.yaml", FLOW.replace("agents:good_enough", "agents:good_enuf"))
-    p = subprocess.run(
-        [sys.executable, "-m", "podium", "run", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=path.parent,
-        timeout=60,
-    )
+    p = run_json(path)
     assert p.returncode == 2
     assert "task 'hunt': swarm.goal 'agents:good_enuf': module 'agents' has no" in p.stderr
