@@ -46,6 +46,20 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
+def task_dict(t: Any) -> dict[str, Any]:
+    """A task's outcome as in ``podium run --json``: ``t`` is a live `TaskResult` or a task
+    state rebuilt from a store (`podium.stores.TaskState`), which share these fields."""
+    return {
+        "status": str(t.status),
+        "result": t.result,
+        "agent": t.agent,
+        "attempts": t.attempts,
+        "error": t.error,
+        "started_at": iso(t.started_at),
+        "finished_at": iso(t.finished_at),
+    }
+
+
 class TaskResult:
     """One task of one run: its status, result, agent, attempts, error and timings.
 
@@ -106,15 +120,7 @@ class TaskResult:
         return self.status is TaskStatus.COMPLETED
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": str(self.status),
-            "result": self.result,
-            "agent": self.agent,
-            "attempts": self.attempts,
-            "error": self.error,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-        }
+        return task_dict(self)
 
     def __repr__(self) -> str:
         return f"<TaskResult {self.id!r} {self.status} agent={self.agent!r}>"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StoreError
-from ..result import TaskStatus, iso
+from ..result import TaskStatus, iso, task_dict
 
 __all__ = [
     "CacheEntry",
@@ -152,15 +152,7 @@ class TaskState:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "result": self.result,
-            "agent": self.agent,
-            "attempts": self.attempts,
-            "error": self.error,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-        }
+        return task_dict(self)
 
     def preset(self) -> dict[str, Any]:
         """What the engine needs to restore it on resume (see ``Run(preset=...)``)."""
