@@ -170,6 +170,16 @@ def no_reply(to: str, request_id: str, timeout: float, topic: bool) -> BusTimeou
     return BusTimeout(msg, target=to, timeout=timeout, correlation_id=request_id, field="timeout")
 
 
+def fail_requests(waiting: dict[str, asyncio.Future[Message]]) -> None:
+    """Fail the requests still waiting for a reply (``correlation id -> future``) when their
+    bus closes."""
+    for cid, fut in waiting.items():
+        if not fut.done():
+            fut.set_exception(
+                BusError(f"the bus was closed while request {cid!r} waited for its reply.")
+            )
+
+
 class Subscription:
     """Messages that matched one topic or pattern, in arrival order.
 

@@ -41,6 +41,7 @@ from .base import (
     check_sender,
     check_timeout,
     check_topic,
+    fail_requests,
     no_reply,
 )
 
@@ -312,11 +313,7 @@ class MemoryBus(Bus):
         for _, subs in self._patterns.values():
             for sub in subs:
                 sub._shut()
-        for cid, fut in self._waiting.items():
-            if not fut.done():
-                fut.set_exception(
-                    BusError(f"the bus was closed while request {cid!r} waited for its reply.")
-                )
+        fail_requests(self._waiting)
         self._channels.clear()
         self._exact.clear()
         self._patterns.clear()

@@ -57,6 +57,7 @@ from .base import (
     check_sender,
     check_timeout,
     check_topic,
+    fail_requests,
     no_reply,
 )
 
@@ -619,11 +620,7 @@ class RedisBus(Bus):
                     sub._shut()
         for box in boxes:
             box._shut()
-        for cid, fut in self._waiting.items():
-            if not fut.done():
-                fut.set_exception(
-                    BusError(f"the bus was closed while request {cid!r} waited for its reply.")
-                )
+        fail_requests(self._waiting)
         await asyncio.gather(*(box.stop() for box in boxes))
         await self._stop_pubsub()
         try:
