@@ -498,6 +498,30 @@ def graph(
 # -- the demo ----------------------------------------------------------------------------------
 
 
+def _check_out(out: Path) -> None:
+    """A ValidationError unless the folder ``--out`` names exists."""
+    from .errors import ValidationError
+
+    if not out.parent.is_dir():
+        raise ValidationError(
+            f"--out {out}: folder {out.parent} does not exist. Create it or pick another path.",
+            field="out",
+        )
+
+
+def _write_report(out: Path, text: str) -> None:
+    """Write a report to ``--out`` and say so; a ValidationError when it cannot be written."""
+    from .errors import ValidationError
+
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(
+            f"--out {out}: cannot write the report: {exc.strerror}.", field="out"
+        ) from None
+    _say(f"report written to {out}")
+
+
 @app.command()
 def demo(
     out: Annotated[
@@ -511,14 +535,8 @@ def demo(
     Research agents search bundled texts in parallel, an analyst aggregates, a writer composes
     a report and three reviewers vote on it: no network, no API key.
     """
-    from .errors import ValidationError
-
     with _user_errors(json_out):
-        if not out.parent.is_dir():
-            raise ValidationError(
-                f"--out {out}: folder {out.parent} does not exist. Create it or pick another path.",
-                field="out",
-            )
+        _check_out(out)
         from .demo import DEMO_WORKFLOW, report_markdown
 
     orch, prepared = _prepare(DEMO_WORKFLOW, json_out)
@@ -527,13 +545,7 @@ def demo(
         raise typer.Exit(code)
     text = report_markdown(prepared.result())
     with _user_errors():  # stdout already holds the run's JSON document
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(
-                f"--out {out}: cannot write the report: {exc.strerror}.", field="out"
-            ) from None
-    _say(f"report written to {out}")
+        _write_report(out, text)
     raise typer.Exit(code)
 
 

@@ -384,8 +384,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a recorded run: the DAG coloured by outcome, a
     timeline of tasks per agent, the critical path, the slowest tasks and agent utilisation."""
-    from .cli import _say, _user_errors
-    from .errors import ValidationError
+    from .cli import _check_out, _user_errors, _write_report
 
     async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState], list[Transition]]:
         return (
@@ -400,16 +399,5 @@ def report(
     target = out or Path(f"{run_id}.html")
     html = render_report(saved, _ordered_states(saved, states), transitions)
     with _user_errors():
-        if not target.parent.is_dir():
-            raise ValidationError(
-                f"--out {target}: folder {target.parent} does not exist. Create it or pick "
-                "another path.",
-                field="out",
-            )
-        try:
-            target.write_text(html, encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(
-                f"--out {target}: cannot write the report: {exc.strerror}.", field="out"
-            ) from None
-    _say(f"report written to {target}")
+        _check_out(target)
+        _write_report(target, html)
