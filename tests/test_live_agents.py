@@ -233,3 +233,59 @@ tasks:
     result = await orch.run(flow)
     assert result.status == "completed"
     assert len({t.agent for t in result.tasks.values()}) > 1
+
+
+async def test_agents_from_a_workflow_file_can_be_controlled_and_watched(write_file, orch):
+    write_file(
+        "file_agents.py",
+        "import asyncio\n\n\nasync def mute(ctx):\n    await asyncio.sleep(10)\n\n\n"
+        "async def fine(ctx):\n    return 'fine'\n",
+    )
+    flow = write_file(
+        "flow.yaml",
+        """
+name: watched
+agents:
+  - {name: mute, capabilities: [x], capacity: 1, heartbeat_timeout: 0.1,
+     handler: "file_agents:mute"}
+  - {name: fine, capabilities: [x], capacity: 1, handler: "file_agents:fine"}
+tasks:
+  - {id: t0, capability: x}
+""",
+    )
+    run = orch.prepare(flow)
+    run.agents["fine"].state = AgentState.PAUSED  # so that "mute" takes the task
+    task = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: run.records["t0"].agent == "mute")
+    orch.resume_agent("fine")  # a file agent, found through the live run
+    result = await task
+    assert result.tasks["t0"].agent == "fine"
+    assert run.agents["mute"].state is AgentState.ERROR
+    assert [e["event"] for e in run.events if e["agent"] == "mute"] == ["agent_error"]
+
+
+async def test_heartbeat_clock_starts_with_the_run(orch):
+    @orch.agent(name="early", capabilities=["x"], capacity=1, heartbeat_timeout=1.0)
+    async def early(ctx):
+        await asyncio.sleep(0.2)  # a few supervisor checks, well inside the timeout
+        return "early"
+
+    orch.agents["early"].last_heartbeat -= 60  # registered long before the run
+    result = await asyncio.wait_for(orch.run(fanout(1)), 5)
+    assert result.tasks["t0"].agent == "early"
+    assert orch.agents["early"].state is AgentState.IDLE
+
+
+async def test_waiting_tasks_go_to_an_agent_back_from_error(orch):
+    @orch.agent(name="flaky", capabilities=["x"], capacity=1, heartbeat_timeout=0.1)
+    async def flaky(ctx):
+        return "flaky"
+
+    orch.agents["flaky"].state = AgentState.ERROR  # as after missed heartbeats
+    run = orch.prepare(fanout(2))
+    task = asyncio.create_task(orch.execute(run))
+    await asyncio.sleep(0.2)
+    assert run.n_completed == 0
+    orch.agents["flaky"].heartbeat()  # nothing else tells the run
+    result = await asyncio.wait_for(task, 10)
+    assert result.status == "completed"

@@ -26,7 +26,7 @@ class Supervisor:
 
     def needed(self) -> bool:
         o = self.orch
-        return bool(o.pools) or any(a.heartbeat_timeout for a in o.agents.values())
+        return bool(o.pools) or any(a.heartbeat_timeout for a in o.live_agents().values())
 
     def start(self) -> None:
         if self._task is None and self.needed():
@@ -46,9 +46,14 @@ class Supervisor:
             await asyncio.sleep(self.interval)
             self.check_heartbeats(time.monotonic())
             await self.scale(time.monotonic())
+            for run in self.orch.active_runs():
+                # agents may have come back (a heartbeat after an error) without telling
+                # the runs: offer them the waiting tasks
+                if run.scheduler.waiting():
+                    run._dispatch()
 
     def check_heartbeats(self, now: float) -> None:
-        for agent in list(self.orch.agents.values()):
+        for agent in self.orch.live_agents().values():
             limit = agent.heartbeat_timeout
             if not limit or agent.state not in _WATCHED or now - agent.last_heartbeat <= limit:
                 continue

@@ -202,11 +202,20 @@ class Orchestrator:
         """Runs in progress."""
         return list(self._active.values())
 
+    def live_agents(self) -> dict[str, Agent]:
+        """Registered agents and the agents that live runs brought from workflow files."""
+        agents = dict(self.agents)
+        for run in self._active.values():
+            for name, a in run.agents.items():
+                agents.setdefault(name, a)
+        return agents
+
     def _agent(self, name: str) -> Agent:
-        agent = self.agents.get(name)
+        agents = self.live_agents()
+        agent = agents.get(name)
         if agent is None:
             raise ValidationError(
-                f"no agent named {name!r} (agents: {', '.join(sorted(self.agents)) or 'none'}).",
+                f"no agent named {name!r} (agents: {', '.join(sorted(agents)) or 'none'}).",
                 field="agent",
             )
         return agent
@@ -279,6 +288,10 @@ class Orchestrator:
             await self.record(run)
         self._active[run.run_id] = run
         self._share_agents()
+        now = time.monotonic()
+        for a in run.agents.values():
+            if a.heartbeat_timeout:  # the heartbeat clock starts with the run
+                a.last_heartbeat = max(a.last_heartbeat, now)
         self._supervisor.start()
         try:
             result = await run.execute()
