@@ -155,8 +155,6 @@ class Run(LiveRun):
         self.events: list[dict[str, Any]] = []
         self._stopping = False
         self._cancelled = False
-        self._closing = False  # the run is over: parked workers end
-        self._parked: asyncio.Future[None] | None = None  # the idle worker, if any
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
 
@@ -262,12 +260,6 @@ class Run(LiveRun):
         return self.result()
 
     async def _join_workers(self) -> None:
-        self._closing = True
-        parked = self._parked
-        if parked is not None:
-            self._parked = None
-            self._active += 1
-            parked.set_result(None)
         if self._workers:
             await asyncio.wait(list(self._workers))
 
@@ -297,16 +289,9 @@ class Run(LiveRun):
             return
         self._sched.assign(self._queue)
         if self._queue and not self._active:
-            self._drainer()
+            self._spawn()
 
-    def _drainer(self) -> None:
-        """Get a worker draining the queue: wake the parked one, or start one."""
-        parked = self._parked
-        if parked is not None:
-            self._parked = None
-            self._active += 1
-            parked.set_result(None)
-            return
+    def _spawn(self) -> None:
         self._active += 1
         worker = self._loop.create_task(self._drain())  # type: ignore[union-attr]
         self._workers.add(worker)
@@ -316,99 +301,80 @@ class Run(LiveRun):
         queue = self._queue
         sink = self._sink
         now = time.time
-        try:
-            while True:
-                await self._drain_queue(queue, sink, now)
-                # Park instead of exiting: delegated subtasks and retries often arrive while
-                # every other worker waits in a handler, and waking a parked worker is
-                # cheaper than starting a Task. One worker parks; the others end.
-                if self._closing or self._parked is not None:
-                    break
-                parked = self._parked = self._loop.create_future()  # type: ignore[union-attr]
-                self._active -= 1
-                try:
-                    await parked  # `_drainer` counts us active again when it wakes us
-                except asyncio.CancelledError:
-                    if self._parked is parked:
-                        self._parked = None
-                    self._active += 1
-                    raise
-        finally:
-            self._active -= 1
-
-    async def _drain_queue(self, queue: Any, sink: Any, now: Any) -> None:
-        """Run queued assignments until the queue is empty (the hot path)."""
         streak = 0
-        while queue:
-            rec, agent = queue.popleft()
-            if rec.status is not READY:  # abandoned while it waited
-                self._sched.release(agent, None)
-                continue
-            if agent.state is TERMINATED:  # went away after the assignment
-                self._sched.release(agent, None)
-                self._sched.push(rec)
-                self._dispatch()
-                continue
-            rec.status = RUNNING
-            attempt = rec.attempts = rec.attempts + 1
-            rec.agent = agent.name
-            rec.started_at = now()
-            rec.error = None
-            self.n_running += 1
-            self.n_attempts += 1
-            if sink is not None:
-                sink("start", rec)
-            ctx = Context(self, rec, agent.name, attempt)
-            executor = agent.executor
-            if executor == "thread":
-                aw = self._loop.run_in_executor(  # type: ignore[union-attr]
-                    self.pool, copy_context().run, agent._fn, ctx
-                )
-                await self._await_rest(rec, agent, aw)
-                continue
-            try:
-                if executor == "inline":
-                    cv = copy_context()
-                    res = cv.run(agent._fn, ctx)
-                else:
-                    cv = None
-                    res = agent._fn(ctx)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                self._fail(rec, agent, exc)
-                continue
-            if type(res) is CoroutineType:
-                if cv is None:
-                    cv = copy_context()
+        try:
+            while queue:
+                rec, agent = queue.popleft()
+                if rec.status is not READY:  # abandoned while it waited
+                    self._sched.release(agent, None)
+                    continue
+                if agent.state is TERMINATED:  # went away after the assignment
+                    self._sched.release(agent, None)
+                    self._sched.push(rec)
+                    self._dispatch()
+                    continue
+                rec.status = RUNNING
+                attempt = rec.attempts = rec.attempts + 1
+                rec.agent = agent.name
+                rec.started_at = now()
+                rec.error = None
+                self.n_running += 1
+                self.n_attempts += 1
+                if sink is not None:
+                    sink("start", rec)
+                ctx = Context(self, rec, agent.name, attempt)
+                executor = agent.executor
+                if executor == "thread":
+                    aw = self._loop.run_in_executor(  # type: ignore[union-attr]
+                        self.pool, copy_context().run, agent._fn, ctx
+                    )
+                    await self._await_rest(rec, agent, aw)
+                    continue
                 try:
-                    first = cv.run(res.send, None)
-                except StopIteration as stop:
-                    self._succeed(rec, agent, stop.value)
+                    if executor == "inline":
+                        cv = copy_context()
+                        res = cv.run(agent._fn, ctx)
+                    else:
+                        cv = None
+                        res = agent._fn(ctx)
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except BaseException as exc:
                     self._fail(rec, agent, exc)
-                else:
-                    await self._await_rest(rec, agent, _Resume(res, first, cv))
+                    continue
+                if type(res) is CoroutineType:
+                    if cv is None:
+                        cv = copy_context()
+                    try:
+                        first = cv.run(res.send, None)
+                    except StopIteration as stop:
+                        self._succeed(rec, agent, stop.value)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException as exc:
+                        self._fail(rec, agent, exc)
+                    else:
+                        await self._await_rest(rec, agent, _Resume(res, first, cv))
+                        streak = 0
+                        continue
+                elif hasattr(res, "__await__"):
+                    await self._await_rest(rec, agent, res)
                     streak = 0
                     continue
-            elif hasattr(res, "__await__"):
-                await self._await_rest(rec, agent, res)
-                streak = 0
-                continue
-            else:
-                self._succeed(rec, agent, res)
-            streak += 1
-            if streak >= _FAIRNESS:
-                streak = 0
-                await asyncio.sleep(0)
+                else:
+                    self._succeed(rec, agent, res)
+                streak += 1
+                if streak >= _FAIRNESS:
+                    streak = 0
+                    await asyncio.sleep(0)
+        finally:
+            self._active -= 1
 
     async def _await_rest(self, rec: TaskResult, agent: Agent, aw: Any) -> None:
         """Await a handler that suspended; this worker is its task until it ends."""
         self._active -= 1
         if self._queue and not self._active:
-            self._drainer()
+            self._spawn()
         worker = rec.worker = asyncio.current_task()
         self._inflight[rec] = None
         timer = None
