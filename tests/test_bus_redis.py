@@ -149,6 +149,30 @@ async def test_a_burst_arrives_whole_and_in_order(make_bus: MakeBus) -> None:
     assert await take(inbox, 600) == list(range(600))
 
 
+async def test_first_pubsub_users_at_once_share_one_connection(make_bus: MakeBus) -> None:
+    # An inbox, a subscription and requests opening the bus's pub/sub connection at the same
+    # moment (as the handlers of one run do) must all end up on it: none may be lost.
+    bus = make_bus()
+
+    async def server() -> None:
+        box = await bus.inbox("calc")
+        for _ in range(3):
+            msg = await box.get(timeout=WAIT)
+            await bus.respond(msg, sum(msg.payload), sender="calc")
+
+    async def ask(i: int) -> Any:
+        return (await bus.request("calc", [i, 10], timeout=WAIT)).payload
+
+    async def watch() -> Any:
+        sub = await bus.subscribe("done.*")
+        await bus.publish("done.x", "ok")
+        return (await sub.get(timeout=WAIT)).payload
+
+    *replies, seen, _ = await asyncio.gather(*(ask(i) for i in range(3)), watch(), server())
+    assert replies == [10, 11, 12]
+    assert seen == "ok"
+
+
 async def test_namespaces_keep_applications_apart(make_bus: MakeBus) -> None:
     async with redis_namespace() as other_namespace:
         mine = make_bus()

@@ -156,6 +156,10 @@ class RedisBus(Bus):
         self._ps: Any = None
         self._ps_task: asyncio.Task[None] | None = None
         self._ps_stop = False
+        # One (P)SUBSCRIBE at a time: redis-py's PubSub opens its connection on the first
+        # command, and first commands sent at once would each open one (all but the last,
+        # with their subscriptions, lost).
+        self._ps_lock = asyncio.Lock()
         self._local: dict[bytes, list[Subscription]] = {}  # channel -> subs and inboxes
         self._plocal: dict[bytes, list[Subscription]] = {}  # pattern -> subs
         self._confirm: dict[tuple[str, bytes], list[asyncio.Future[None]]] = {}
@@ -452,7 +456,8 @@ class RedisBus(Bus):
         waiters = self._confirm.setdefault((command, name), [])
         waiters.append(fut)
         try:
-            await getattr(self._ps, command)(name)
+            async with self._ps_lock:
+                await getattr(self._ps, command)(name)
             if self._ps_task is None:
                 self._ps_task = asyncio.create_task(self._ps_loop(), name="podium-bus-pubsub")
             async with asyncio.timeout(_CONFIRM_TIMEOUT):
@@ -536,7 +541,8 @@ class RedisBus(Bus):
             del table[key]
             if self._ps is not None and not self._closed:
                 try:
-                    await getattr(self._ps, command)(key)
+                    async with self._ps_lock:
+                        await getattr(self._ps, command)(key)
                 except self._errors as e:
                     log.warning("podium bus: %s %r failed: %s", command, key, e)
 
