@@ -50,3 +50,41 @@ def test_json_values_pass(value: Any) -> None:
 def test_non_json_values_say_where(value: Any, expected: str) -> None:
     problem = json_problem(value)
     assert problem is not None and problem.startswith(expected)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinities_are_not_json(number: float) -> None:
+    assert json_problem(number) == f"{number!r} (not a JSON number)"
+    assert json_problem({"score": [1.5, number]}) == f"['score'][1]: {number!r} (not a JSON number)"
+
+
+def _nested(depth: int) -> list[Any]:
+    top: list[Any] = []
+    cur = top
+    for _ in range(depth):
+        cur.append([])
+        cur = cur[0]
+    return top
+
+
+def test_deeply_nested_values_are_a_problem_not_a_crash() -> None:
+    assert json_problem(_nested(100)) is None
+    assert json_problem(_nested(5000)) == "a value nested too deeply to be JSON"
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [(float("nan"), "returned nan (not a JSON number)"), (_nested(5000), "nested too deeply")],
+)
+def test_a_handler_returning_nan_or_a_too_deep_value_fails_its_task(
+    result: Any, expected: str
+) -> None:
+    import podium
+
+    orch = podium.Orchestrator()
+    orch.register(lambda ctx: result, name="w", capabilities=["c"])
+    wf = podium.Workflow("w")
+    wf.task("a", capability="c")
+    run = orch.run_sync(wf)
+    assert run.status == "failed"
+    assert expected in run.tasks["a"].error
