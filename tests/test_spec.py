@@ -527,3 +527,32 @@ def test_handler_agent_subclass_without_handle(write_file: Write, mod: str) -> N
     err = load_error(write_file, agent_yaml(f"{mod}:AgentWithoutHandle"))
     assert "agent 'bot'" in str(err) and "handle(self, ctx)" in str(err)
     assert err.field == "agents.handler"
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (
+            "class H:\n    def __init__(self, x):\n        pass\n"
+            "    def handle(self, ctx):\n        return 1\n",
+            "H() raised TypeError",
+        ),
+        (
+            "class H:\n    def __init__(self):\n        raise RuntimeError('no key')\n"
+            "    def handle(self, ctx):\n        return 1\n",
+            "H() raised RuntimeError: no key",
+        ),
+        (
+            "import podium\nclass H(podium.Agent):\n    def __init__(self, **kw):\n"
+            "        raise RuntimeError('no key')\n    def handle(self, ctx):\n        return 1\n",
+            "H(name=..., capabilities=..., ...) raised RuntimeError: no key",
+        ),
+    ],
+)
+def test_handler_class_that_cannot_be_created(write_file: Write, body: str, shown: str) -> None:
+    name = f"cls_{uuid.uuid4().hex[:8]}"
+    write_file(f"{name}.py", body)
+    err = load_error(write_file, agent_yaml(f"{name}:H"))
+    assert isinstance(err, podium.HandlerError)
+    assert "agent 'bot'" in str(err) and shown in str(err)
+    assert err.field == "handler"

@@ -239,7 +239,7 @@ def _build_agent(a: AgentSpec, base: Path | None, source: str | None) -> Agent:
         options["breaker_cooldown"] = a.circuit_breaker.cooldown
     try:
         if isinstance(obj, type) and issubclass(obj, Agent):
-            return obj(**options)
+            return _instantiate(obj, a, source, **options)
         if isinstance(obj, type):
             if not callable(getattr(obj, "handle", None)):
                 raise HandlerError(
@@ -248,12 +248,30 @@ def _build_agent(a: AgentSpec, base: Path | None, source: str | None) -> Agent:
                     file=source,
                     field="handler",
                 )
-            return Agent(handler=obj().handle, **options)
+            return Agent(handler=_instantiate(obj, a, source).handle, **options)
         return Agent(handler=obj, **options)
     except ValidationError as exc:
         prefix = f"{source}: " if source else ""
         raise ValidationError(
             f"{prefix}{exc.message}", file=source, field=f"agents.{exc.field}"
+        ) from None
+
+
+def _instantiate(cls: type, a: AgentSpec, source: str | None, **options: Any) -> Any:
+    """An instance of a handler class; a HandlerError naming the agent when it cannot be made."""
+    try:
+        return cls(**options)
+    except (ValidationError, HandlerError):
+        raise
+    except Exception as exc:
+        call = (
+            f"{cls.__name__}(name=..., capabilities=..., ...)" if options else f"{cls.__name__}()"
+        )
+        raise HandlerError(
+            f"{source}: agent {a.name!r}: handler {a.handler!r}: {call} raised "
+            f"{type(exc).__name__}: {exc}",
+            file=source,
+            field="handler",
         ) from None
 
 
