@@ -289,3 +289,40 @@ async def test_waiting_tasks_go_to_an_agent_back_from_error(orch):
     orch.agents["flaky"].heartbeat()  # nothing else tells the run
     result = await asyncio.wait_for(task, 10)
     assert result.status == "completed"
+
+
+async def test_a_subtask_pinned_to_a_terminated_agent_ends_instead_of_waiting_forever(orch):
+    # consensus pins a participant to each agent: one of them goes away mid-run (running its
+    # vote), another before its vote started. The pattern hears of both and decides.
+    gate = asyncio.Event()
+    started: list[str] = []
+
+    for name in ("a", "b", "c"):
+
+        @orch.agent(name=name, capabilities=["v"], capacity=1)
+        async def vote(ctx):
+            started.append(ctx.task_id)
+            await gate.wait()
+            return "yes"
+
+    @orch.agent(name="busy", capabilities=["w"], capacity=1)
+    async def busy(ctx):
+        await gate.wait()
+        return "done"
+
+    wf = podium.Workflow("live", on_failure="continue")
+    wf.task("x", capability="v", pattern="consensus", options={"agents": 3, "on_error": "abstain"})
+    wf.task("later", agent="busy", pattern="delegation", options={"subtasks": [{}, {}]})
+    run = orch.prepare(wf)
+    job = asyncio.create_task(orch.execute(run))
+    await wait_for(lambda: len(started) == 3 and "later/1" in run.records)
+    await orch.terminate_agent("c")  # running "x/c"
+    await orch.terminate_agent("busy")  # running "later/1"; "later/2" waits for it
+    gate.set()
+    result = await asyncio.wait_for(job, 5)
+    x = result.tasks["x/c"]
+    assert x.status == "cancelled"
+    assert x.error == "cancelled: agent 'c', which it was pinned to, was terminated"
+    assert result["x"]["votes"] == {"a": "yes", "b": "yes", "c": None}
+    assert result.tasks["later/2"].status == "skipped"
+    assert "agent 'busy', which it was pinned to, was terminated" in result.tasks["later"].error

@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from .agents import AgentState
 from .errors import CapabilityError, ValidationError
 from .result import TaskResult, TaskStatus
 from .workflow import Task
@@ -179,6 +180,18 @@ class LiveRun:
     def reassign(self, agent: Agent, why: str) -> int:
         """Take every task running on ``agent`` away and queue it for another agent."""
         n = 0
+        if agent.state is AgentState.TERMINATED:
+            # A delegated task pinned to it (a pattern's participant, ctx.delegate(agent=...))
+            # would wait forever: end it, so that its parent hears of it and decides.
+            why = f"agent {agent.name!r}, which it was pinned to, was terminated"
+            for tid in list(self._subtasks):
+                rec = self.records[tid]
+                if rec.task.agent == agent.name and not any(
+                    a.state is not AgentState.TERMINATED for a in rec.route.agents
+                ):
+                    if rec.status is RUNNING:
+                        n += 1
+                    self.abandon(rec, why)
         for rec in list(self._inflight):
             if rec.agent == agent.name and rec.cancel_reason is None and rec.worker is not None:
                 rec.cancel_reason = f"reassigned: {why}"
