@@ -128,6 +128,25 @@ def test_a_recorded_run_can_be_listed_inspected_resumed_and_reported(project: Pa
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "cli-store" in html
 
 
+def test_resuming_a_completed_run_shows_it_and_leaves_it_alone(project: Path) -> None:
+    db = str(project / "runs.db")
+    ok = podium_cli(
+        "run", "flow.yaml", "--db", db, "--run-id", "done", cwd=project, PODIUM_CLI_FIXED="1"
+    )
+    assert ok.returncode == 0, ok.stderr
+    listed = json.loads(podium_cli("runs", "--db", db, "--json", cwd=project).stdout)
+    stored = json.loads(podium_cli("status", "done", "--db", db, "--json", cwd=project).stdout)
+    ran = len(calls(project))
+    p = podium_cli("resume", "done", "--db", db, "--json", cwd=project)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == stored  # the recorded document, as `status --json`
+    assert "run done completed already: nothing to resume" in p.stderr
+    text = podium_cli("resume", "done", "--db", db, cwd=project)
+    assert text.returncode == 0 and "run done (cli-store) completed" in text.stdout
+    assert len(calls(project)) == ran
+    assert json.loads(podium_cli("runs", "--db", db, "--json", cwd=project).stdout) == listed
+
+
 def test_run_ids_and_the_db_url_are_checked(project: Path) -> None:
     db = str(project / "runs.db")
     ok = podium_cli("run", "flow.yaml", "--db", db, "--run-id", "dup", cwd=project)

@@ -264,6 +264,27 @@ async def test_resume_runs_only_what_did_not_complete(store_url) -> None:
     await orch.close()
 
 
+async def test_resuming_a_completed_run_changes_nothing(store_url) -> None:
+    calls: list[str] = []
+    orch = counting_orch(store_url, calls, set())
+    first = await orch.run(diamond(), run_id="run-done")
+    assert first.status == "completed"
+    before = await orch.store.get_run("run-done")
+    history = await orch.store.transitions("run-done")
+    calls.clear()
+    again = await orch.resume("run-done")
+    assert again.status == "completed" and not calls
+    assert again.tasks["d"].result == first.tasks["d"].result
+    after = await orch.store.get_run("run-done")
+    assert (after.sessions, after.finished_at, after.stats) == (
+        before.sessions,
+        before.finished_at,
+        before.stats,
+    )
+    assert await orch.store.transitions("run-done") == history  # no "resumed" event either
+    await orch.close()
+
+
 async def test_a_cancelled_run_resumes_where_it_stopped(store_url) -> None:
     calls: list[str] = []
     started = asyncio.Event()

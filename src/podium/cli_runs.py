@@ -149,13 +149,17 @@ def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
     (again). The workflow comes from the store; a workflow file's handlers are imported from
     the file's folder. Exit codes as for `podium run`.
     """
-    from .cli import _execute, _user_errors
+    from .cli import _execute, _say, _user_errors
 
     with _user_errors(json_out):
         from .orchestrator import Orchestrator
 
         orch = Orchestrator(store=db)
         run = asyncio.run(_prepare_resume(orch, run_id))
+    if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
+        status(run_id, db, json_out)
+        _say(f"run {run_id} completed already: nothing to resume", stderr=True)
+        raise typer.Exit(0)
     raise typer.Exit(_execute(orch, run, json_out))
 
 

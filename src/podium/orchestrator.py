@@ -328,6 +328,8 @@ class Orchestrator:
             run._stop(f"the run store failed: {exc}")
 
         resumed = self._resuming.pop(run.run_id, None)
+        if resumed is not None and resumed.status == "completed":
+            return  # nothing runs again: the store keeps the run as it ended
         recorder = await begin(self.store, run, resumed=resumed, on_error=store_failed)
         if run._sink is None:
             run._sink = recorder.sink
