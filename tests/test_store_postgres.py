@@ -57,6 +57,25 @@ async def test_schemas_keep_stores_apart() -> None:
             await two.close()
 
 
+async def test_a_schema_name_needing_quotes_works() -> None:
+    async with pg_schema() as url:  # skips when the server is down; its schema stays unused
+        import asyncpg
+
+        name = f"Podium-Test {url.rsplit('_', 1)[1]}"  # capitals, a hyphen and a space
+        store = open_store(f"{url.split('?')[0]}?schema={name}")
+        try:
+            await store.open()
+            await store.create_run(RunRecord("r", "wf", started_at=1.0))
+            await store.append("r", [("a", TaskStatus.COMPLETED, 1, "x", 1.0, 2.0, "ok", None)])
+            assert (await store.get_run("r")).workflow == "wf"
+            assert (await store.task_states("r"))["a"].result == "ok"
+        finally:
+            await store.close()
+            conn = await asyncpg.connect(PG_URL)
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            await conn.close()
+
+
 async def test_concurrent_openers_migrate_once() -> None:
     async with pg_schema() as url:
         stores = [open_store(url) for _ in range(3)]

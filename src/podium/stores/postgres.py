@@ -85,7 +85,7 @@ class PostgresStore(Store):
             ) from None
         settings = {"application_name": "podium"}
         if self.schema:
-            settings["search_path"] = self.schema
+            settings["search_path"] = self._search_path()
         try:
             pool = await asyncpg.create_pool(
                 self._dsn, min_size=1, max_size=4, timeout=10, server_settings=settings
@@ -141,7 +141,9 @@ class PostgresStore(Store):
             raise self._error(
                 "creating the podium schema needs psycopg: pip install 'podium[postgres]'."
             ) from None
-        args = {"options": f"-csearch_path={self.schema}"} if self.schema else {}
+        # libpq options: a space or backslash in a value is escaped with a backslash
+        escaped = self._search_path().replace("\\", "\\\\").replace(" ", "\\ ")
+        args = {"options": f"-csearch_path={escaped}"} if self.schema else {}
         try:
             await asyncio.to_thread(
                 migrations.upgrade, self._sa_url, connect_args=args, schema=self.schema
@@ -149,6 +151,11 @@ class PostgresStore(Store):
         except Exception as exc:
             cause = getattr(exc, "orig", None) or exc
             raise self._error(f"cannot create the podium schema: {cause}") from None
+
+    def _search_path(self) -> str:
+        """The schema as a quoted identifier: kept as written (capitals, hyphens, spaces), as
+        the migration creates it."""
+        return '"' + (self.schema or "").replace('"', '""') + '"'
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
