@@ -175,3 +175,52 @@ def test_register_class_without_handle() -> None:
 def test_register_something_not_callable() -> None:
     with pytest.raises(podium.HandlerError, match="not callable"):
         podium.Orchestrator().register(42)
+
+
+class _Methods:
+    def handle(self, ctx: Any) -> int:
+        return 1
+
+
+def _no_ctx() -> int:
+    return 1
+
+
+def _two(ctx: Any, extra: Any) -> int:
+    return 1
+
+
+@pytest.mark.parametrize(
+    ("handler", "shown"),
+    [
+        (_no_ctx, "_no_ctx()"),
+        (_two, "_two(ctx, extra)"),
+        (lambda: 1, "<lambda>()"),
+        (_Methods.handle, "_Methods.handle(self, ctx)"),
+    ],
+)
+def test_a_handler_that_cannot_take_ctx_is_refused_when_registered(
+    handler: Any, shown: str
+) -> None:
+    with pytest.raises(podium.ValidationError) as e:
+        podium.Orchestrator().register(handler, name="bot", capabilities=["x"])
+    msg = str(e.value)
+    assert f"agent 'bot': handler {shown} cannot be called as handler(ctx)" in msg
+    assert "def handler(ctx)" in msg and e.value.field == "handler"
+
+
+def test_a_subclass_whose_handle_takes_no_ctx_is_refused() -> None:
+    class Bot(Agent):
+        def handle(self) -> int:  # type: ignore[override]
+            return 1
+
+    with pytest.raises(podium.ValidationError, match=r"handler Bot.handle\(\) cannot be called"):
+        Bot(capabilities=["x"])
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [lambda ctx: 1, _Methods().handle, lambda *args: 1, lambda ctx, extra=None: 1, print],
+)
+def test_handlers_that_take_ctx_are_accepted(handler: Any) -> None:
+    assert Agent("bot", ["x"], handler=handler).name == "bot"

@@ -556,3 +556,11 @@ def test_handler_class_that_cannot_be_created(write_file: Write, body: str, show
     assert isinstance(err, podium.HandlerError)
     assert "agent 'bot'" in str(err) and shown in str(err)
     assert err.field == "handler"
+
+
+def test_handler_that_takes_no_ctx(write_file: Write) -> None:
+    name = f"noctx_{uuid.uuid4().hex[:8]}"
+    write_file(f"{name}.py", "def run():\n    return 1\n")
+    err = load_error(write_file, agent_yaml(f"{name}:run"))
+    assert "agent 'bot': handler run() cannot be called as handler(ctx)" in str(err)
+    assert err.field == "agents.handler"

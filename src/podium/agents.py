@@ -99,6 +99,7 @@ class Agent:
                 field="handler",
             )
         self.name = name or cls.name or getattr(handler, "__name__", None) or cls.__name__
+        _check_takes_ctx(self._fn, self.name)
         caps = cls.capabilities if capabilities is None else capabilities
         if isinstance(caps, str):
             caps = [caps]
@@ -235,3 +236,27 @@ def _replicas(value: tuple[int, int] | dict[str, int] | None, name: str) -> tupl
             field="replicas",
         )
     return (lo, hi)
+
+
+def _check_takes_ctx(fn: Callable[..., Any], name: str) -> None:
+    """A ValidationError now, rather than a TypeError in every task, when ``fn`` cannot be
+    called as ``fn(ctx)``."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature: let them run
+        return
+    try:
+        sig.bind(None)
+    except TypeError:
+        shown = getattr(fn, "__qualname__", None) or type(fn).__name__
+        shown = shown.rpartition("<locals>.")[2]
+        plain = sig.replace(
+            parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()],
+            return_annotation=sig.empty,
+        )
+        raise ValidationError(
+            f"agent {name!r}: handler {shown}{plain} cannot be called as handler(ctx). A handler "
+            "takes one argument, the context: def handler(ctx), async def handler(ctx), or a "
+            "method def handle(self, ctx) of an instance.",
+            field="handler",
+        ) from None
