@@ -173,8 +173,30 @@ def test_register_class_without_handle() -> None:
 
 
 def test_register_something_not_callable() -> None:
-    with pytest.raises(podium.HandlerError, match="not callable"):
+    with pytest.raises(podium.HandlerError, match="not callable and has no handle") as e:
         podium.Orchestrator().register(42)
+    assert "Register a function, a class or an object with handle()" in str(e.value)
+
+
+def test_register_an_object_with_handle_keeps_its_state() -> None:
+    class Counter:
+        capabilities = ["count"]
+
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def handle(self, ctx: Any) -> int:
+            self.seen += 1
+            return self.seen
+
+    counter = Counter()
+    orch = podium.Orchestrator()
+    agent = orch.register(counter, name="counter")
+    assert agent.capabilities == ("count",)
+    wf = podium.Workflow("w")
+    wf.task("a", capability="count")
+    wf.task("b", capability="count", depends_on=["a"])
+    assert orch.run_sync(wf)["b"] == 2 and counter.seen == 2
 
 
 class _Methods:

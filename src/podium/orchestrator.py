@@ -101,7 +101,8 @@ class Orchestrator:
         return register
 
     def register(self, agent: Any, **options: Any) -> Agent:
-        """Register an `Agent`, an Agent subclass, a class with ``handle(ctx)`` or a callable."""
+        """Register an `Agent`, an Agent subclass, a class or an object with ``handle(ctx)``, or
+        a callable."""
         options = {k: v for k, v in options.items() if v is not None}
         if isinstance(agent, Agent):
             if options:
@@ -112,14 +113,18 @@ class Orchestrator:
             built = agent
         elif isinstance(agent, type) and issubclass(agent, Agent):
             built = agent(**options)
-        elif isinstance(agent, type):
+        elif isinstance(agent, type) or (
+            not callable(agent) and callable(getattr(agent, "handle", None))
+        ):
             if not callable(getattr(agent, "handle", None)):
                 raise HandlerError(
                     f"class {agent.__name__} has no handle(self, ctx) method to run tasks with.",
                     field="handler",
                 )
-            instance = agent()
-            options.setdefault("name", getattr(agent, "name", None) or agent.__name__)
+            # a class is created with no arguments; an object with handle() is used as it is
+            instance = agent() if isinstance(agent, type) else agent
+            cls = type(instance)
+            options.setdefault("name", getattr(instance, "name", None) or cls.__name__)
             for attr in ("capabilities", "capacity", "estimated_time", "cost_estimate"):
                 if attr not in options and getattr(instance, attr, None) is not None:
                     options[attr] = getattr(instance, attr)
@@ -127,7 +132,12 @@ class Orchestrator:
         elif callable(agent):
             built = Agent(handler=agent, **options)
         else:
-            raise HandlerError(f"{agent!r} is not callable and cannot be an agent.")
+            raise HandlerError(
+                f"{agent!r} is not callable and has no handle(self, ctx) method, so it cannot "
+                "be an agent. Register a function, a class or an object with handle(), or an "
+                "Agent.",
+                field="handler",
+            )
         if built.replicas is not None:
             return self._add_pool(built)
         self._attach(built)
