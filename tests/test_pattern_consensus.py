@@ -3,6 +3,7 @@ normaliser, through the Python API and a workflow file run by the CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -251,3 +252,42 @@ async def test_a_retried_consensus_reruns_only_the_failed_participant(
     assert result["vote"]["agreement"] == 1.0
     assert calls == {"a": 1, "b": 1, "c": 2}
     assert result.tasks["vote"].attempts == 2 and result.tasks["vote/c"].attempts == 2
+
+
+async def test_participants_skip_paused_agents_and_spread_over_a_pool(
+    orch: podium.Orchestrator,
+) -> None:
+    # a paused agent gets no new tasks, so it is no participant while others take work; a
+    # pool's extra participants may run on any replica, so the pool grows to hold them
+    started: list[str] = []
+    three = asyncio.Event()
+
+    @orch.agent(name="p", capabilities=["review"], capacity=1, replicas={"min": 1, "max": 3})
+    async def pooled(ctx: podium.Context) -> str:
+        started.append(ctx.agent)
+        if len(started) == 3:
+            three.set()
+        await three.wait()  # all three votes at once: only possible on three replicas
+        return "yes"
+
+    reviewers(orch, {"sleepy": "no"})
+    go = asyncio.Event()
+
+    @orch.agent(name="opener", capabilities=["open"])
+    async def opener(ctx: podium.Context) -> str:
+        await go.wait()
+        return "open"
+
+    wf = podium.Workflow("c")
+    wf.task("first", capability="open")
+    options = {"agents": 3}
+    wf.task("vote", capability="review", pattern="consensus", options=options, depends_on=["first"])
+    job = asyncio.create_task(orch.execute(orch.prepare(wf)))
+    while orch.agents["sleepy"].state is not podium.AgentState.IDLE:  # set up: can pause
+        await asyncio.sleep(0.01)
+    orch.pause_agent("sleepy")
+    go.set()
+    result = await asyncio.wait_for(job, 10)
+    assert result.status == "completed"
+    assert result["vote"]["votes"] == {"p-1": "yes", "p#2": "yes", "p#3": "yes"}
+    assert sorted(started) == ["p-1", "p-2", "p-3"]

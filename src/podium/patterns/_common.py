@@ -61,15 +61,27 @@ def capable(ctx: Context, *, capability: str | None, agent: str | None) -> list[
 def participants(ctx: Context, n: int) -> list[tuple[str, str]]:
     """``n`` (label, agent name) pairs: distinct capable agents, then replicas of them in turn
     when there are fewer agents than ``n``. A label is the agent's name the first time and
-    ``name#2``, ``name#3``... for its replicas."""
+    ``name#2``, ``name#3``... for its replicas.
+
+    Agents that take no work (paused, in error) are left out while others take work. A
+    replica of a pool's agent is pinned to the pool (label ``pool#2``...), so that any of its
+    replicas may run it and the pool can grow to hold it."""
     t = ctx.task
     agents = capable(ctx, capability=t.capability, agent=t.agent)
+    agents = [a for a in agents if a.takes_work] or agents
     out: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for i in range(n):
-        name = agents[i % len(agents)].name  # type: ignore[union-attr]
+        a = agents[i % len(agents)]
+        name: str = a.name  # type: ignore[assignment]
         k = seen[name] = seen.get(name, 0) + 1
-        out.append((name if k == 1 else f"{name}#{k}", name))  # type: ignore[arg-type]
+        if k == 1:
+            out.append((name, name))
+        elif a.pool is not None:
+            m = seen[a.pool] = seen.get(a.pool, 1) + 1
+            out.append((f"{a.pool}#{m}", a.pool))
+        else:
+            out.append((f"{name}#{k}", name))
     return out
 
 
