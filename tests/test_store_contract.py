@@ -285,6 +285,27 @@ async def test_resuming_a_completed_run_changes_nothing(store_url) -> None:
     await orch.close()
 
 
+async def test_of_two_resumes_at_once_one_runs_the_other_is_refused(store_url) -> None:
+    calls: list[str] = []
+    fail = {"c"}
+    orch = counting_orch(store_url, calls, fail)
+    assert (await orch.run(diamond(), run_id="run-twice")).status == "failed"
+    fail.clear()
+    calls.clear()
+    store = orch.store if isinstance(store_url, Store) else store_url
+    other = counting_orch(store, calls, set())
+    mine = await orch.prepare_resume("run-twice")
+    theirs = await other.prepare_resume("run-twice")  # both read the run before either starts
+    assert (await orch.execute(mine)).status == "completed"
+    with pytest.raises(podium.StoreError, match="was resumed by another process at the same"):
+        await other.execute(theirs)
+    assert sorted(calls) == ["c", "d"]  # the refused resume ran nothing
+    saved = await orch.store.get_run("run-twice")
+    assert saved.status == "completed" and saved.sessions == 2
+    await orch.close()
+    await other.close()
+
+
 async def test_a_cancelled_run_resumes_where_it_stopped(store_url) -> None:
     calls: list[str] = []
     started = asyncio.Event()

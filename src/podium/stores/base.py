@@ -309,8 +309,13 @@ class Store(ABC):
         stats: dict[str, Any] | None = None,
         owner: str | None = None,
         new_session: bool = False,
+        session: int | None = None,
     ) -> None:
-        """Set a run's status (and, when it ends, its counts and stats)."""
+        """Set a run's status (and, when it ends, its counts and stats).
+
+        With ``session``, only while the run is still at that session: a resume claims the
+        run this way, so of two processes resuming it at once, one gets `StoreError`.
+        """
 
     @abstractmethod
     async def append(
@@ -349,6 +354,15 @@ class Store(ABC):
         return StoreError(
             f"{redact(self.url)}: no run with id {run_id!r}. List the runs with "
             f"`podium runs --db {redact(self.url)}`.",
+            file=self.url,
+            field="run_id",
+        )
+
+    def claimed(self, run_id: str) -> StoreError:
+        """The error of a resume that another process's resume claimed first."""
+        return StoreError(
+            f"{redact(self.url)}: run {run_id!r} was resumed by another process at the same "
+            "time. Run or resume a run from one process at a time.",
             file=self.url,
             field="run_id",
         )

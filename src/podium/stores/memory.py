@@ -56,10 +56,13 @@ class MemoryStore(Store):
         stats: dict[str, Any] | None = None,
         owner: str | None = None,
         new_session: bool = False,
+        session: int | None = None,
     ) -> None:
         run = self._runs.get(run_id)
         if run is None:
             raise self.unknown_run(run_id)
+        if session is not None and run.sessions != session:
+            raise self.claimed(run_id)
         run.status = status
         run.finished_at = finished_at
         run.counts = counts

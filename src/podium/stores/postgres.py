@@ -207,6 +207,7 @@ class PostgresStore(Store):
         stats: dict[str, Any] | None = None,
         owner: str | None = None,
         new_session: bool = False,
+        session: int | None = None,
     ) -> None:
         sql = (
             "UPDATE podium_runs SET status=$2, finished_at=$3, counts=$4, stats=$5, "
@@ -214,11 +215,13 @@ class PostgresStore(Store):
         )
         if new_session:
             sql += ", sessions=sessions+1"
-        sql += " WHERE run_id=$1 RETURNING 1"
+        sql += " WHERE run_id=$1 AND ($7::integer IS NULL OR sessions=$7) RETURNING 1"
         rows = await self._fetch(
-            sql, run_id, status, finished_at, encode(counts), encode(stats), owner
+            sql, run_id, status, finished_at, encode(counts), encode(stats), owner, session
         )
         if not rows:
+            if await self._fetch("SELECT 1 FROM podium_runs WHERE run_id=$1", run_id):
+                raise self.claimed(run_id)  # it exists: another resume claimed it first
             raise self.unknown_run(run_id)
 
     async def get_run(self, run_id: str) -> RunRecord:

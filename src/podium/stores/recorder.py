@@ -231,7 +231,12 @@ async def begin(
     rows: list[tuple[Any, ...]] = []
     if resumed is not None:
         await store.update_run(
-            run.run_id, status="running", owner=owner_id(), new_session=True, counts=None
+            run.run_id,
+            status="running",
+            owner=owner_id(),
+            new_session=True,
+            session=resumed.sessions,  # claim it: of two resumes at once, one goes on
+            counts=None,
         )
         rows.append((None, "event", None, None, now, now, {}, None, "resumed"))
     else:

@@ -196,6 +196,7 @@ class SQLiteStore(Store):
         stats: dict[str, Any] | None = None,
         owner: str | None = None,
         new_session: bool = False,
+        session: int | None = None,
     ) -> None:
         sql = "UPDATE podium_runs SET status=?, finished_at=?, counts=?, stats=?"
         params: list[Any] = [status, finished_at, encode(counts), encode(stats)]
@@ -206,6 +207,9 @@ class SQLiteStore(Store):
             sql += ", sessions=sessions+1"
         sql += " WHERE run_id=?"
         params.append(run_id)
+        if session is not None:
+            sql += " AND sessions=?"
+            params.append(session)
         await self._call(self._update, sql, params, run_id)
 
     def _update(self, sql: str, params: list[Any], run_id: str) -> None:
@@ -217,6 +221,8 @@ class SQLiteStore(Store):
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
         if not changed:
+            if self._run_sql("SELECT 1 FROM podium_runs WHERE run_id=?", (run_id,)):
+                raise self.claimed(run_id)  # it exists: another resume claimed it first
             raise self.unknown_run(run_id)
 
     async def get_run(self, run_id: str) -> RunRecord:
