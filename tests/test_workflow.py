@@ -128,3 +128,32 @@ def test_task_to_dict() -> None:
     assert d["depends_on"] == ["a"] and d["priority"] == 8 and d["timeout"] == 2
     assert d["retry"]["max_attempts"] == 2
     assert Task("a", agent="bot").to_dict() == {"id": "a", "agent": "bot", "priority": 5}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"retry": {"max_attempt": 3}}, "retry.max_attempt", "Did you mean 'max_attempts'?"),
+        ({"retry": {"max_attempts": 0}}, "retry.max_attempts", "whole number from 1 to 1000"),
+        ({"retry": {"backoff": "linear"}}, "retry.backoff", "'exponential' or 'fixed'"),
+        ({"retry": {"initial_delay": -1}}, "retry.initial_delay", "at least 0, not -1"),
+        ({"retry": {"jitter": 2}}, "retry.jitter", "from 0 to 1, not 2"),
+        ({"retry": 3}, "retry", "a podium.Retry or a mapping"),
+        ({"timeout": "5"}, "timeout", "positive number of seconds, not '5'"),
+        ({"depends_on": "fetch"}, "depends_on", "not the string 'fetch'"),
+        ({"input": {1, 2}}, "input", "input contains a set, which is not JSON"),
+        ({"input": {"x": float("nan")}}, "input", "['x']: nan (not a JSON number)"),
+    ],
+)
+def test_bad_task_fields_in_code_name_the_task_and_field(
+    fields: dict[str, object], field: str, message: str
+) -> None:
+    with pytest.raises(podium.ValidationError) as e:
+        Task("fetch", capability="x", **fields)  # type: ignore[arg-type]
+    assert str(e.value).startswith("task 'fetch': ") and message in str(e.value)
+    assert e.value.task == "fetch" and e.value.field == field
+
+
+def test_to_dict_keeps_the_retry_jitter() -> None:
+    t = Task("a", capability="x", retry={"max_attempts": 2, "jitter": 0.5})
+    assert t.to_dict()["retry"]["jitter"] == 0.5

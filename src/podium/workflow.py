@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._json import _ATOMS, json_problem
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -131,14 +132,33 @@ class Task:
         self.id = id
         self.capability = capability
         self.agent = agent
-        self.input = {} if input is None else input
+        if input is None:
+            input = {}
+        elif type(input) not in _ATOMS:
+            problem = json_problem(input)
+            if problem is not None:
+                raise ValidationError(
+                    f"task {id!r}: input contains {problem}, which is not JSON.",
+                    task=id,
+                    field="input",
+                )
+        self.input = input
+        if isinstance(depends_on, str):
+            raise ValidationError(
+                f"task {id!r}: depends_on must be a list of task ids, not the string "
+                f"{depends_on!r}: write depends_on=[{depends_on!r}].",
+                task=id,
+                field="depends_on",
+            )
         self.depends_on = tuple(depends_on) if depends_on else ()
         self.priority = (
             priority
             if type(priority) is int and 1 <= priority <= 10
             else parse_priority(priority, task=id)
         )
-        if timeout is not None and not timeout > 0:
+        if timeout is not None and (
+            not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0
+        ):
             raise ValidationError(
                 f"task {id!r}: timeout must be a positive number of seconds, not {timeout!r}.",
                 task=id,
@@ -150,7 +170,7 @@ class Task:
         elif isinstance(retry, Retry):
             self.retry = retry
         else:
-            self.retry = Retry(**retry)
+            self.retry = _retry_from(id, retry)
         self.cache = cache or cache_key is not None
         self.cache_key = cache_key
         self.pattern = pattern
@@ -183,6 +203,7 @@ class Task:
                 "backoff": r.backoff,
                 "initial_delay": r.initial_delay,
                 "max_delay": r.max_delay,
+                "jitter": r.jitter,
             }
         if self.pattern is not None:
             d["pattern"] = self.pattern
@@ -196,6 +217,55 @@ class Task:
 
 
 _PATTERN_BLOCKS = ("auction", "consensus", "delegation", "pipeline", "swarm")
+
+# each retry field: (lowest, highest) for numbers, the choices for text
+_RETRY_FIELDS: dict[str, tuple[Any, ...]] = {
+    "max_attempts": (1, 1000),
+    "backoff": ("exponential", "fixed"),
+    "initial_delay": (0, float("inf")),
+    "max_delay": (0, float("inf")),
+    "jitter": (0, 1),
+}
+
+
+def _retry_from(task: str, fields: Mapping[str, Any]) -> Retry:
+    """A `Retry` from a mapping, with a ValidationError naming the task and the field."""
+    import difflib
+
+    if not isinstance(fields, Mapping):
+        raise ValidationError(
+            f"task {task!r}: retry must be a podium.Retry or a mapping like "
+            f"{{'max_attempts': 3}}, not {fields!r}.",
+            task=task,
+            field="retry",
+        )
+    for key, value in fields.items():
+        allowed = _RETRY_FIELDS.get(key)
+        if allowed is None:
+            hint = difflib.get_close_matches(str(key), _RETRY_FIELDS, n=1)
+            fix = f"Did you mean {hint[0]!r}?" if hint else f"Allowed: {', '.join(_RETRY_FIELDS)}."
+            raise ValidationError(
+                f"task {task!r}: unknown retry field {key!r}. {fix}",
+                task=task,
+                field=f"retry.{key}",
+            )
+        if key == "backoff":
+            ok = value in allowed
+            want = "'exponential' or 'fixed'"
+        else:
+            lo, hi = allowed
+            number = int if key == "max_attempts" else int | float
+            ok = isinstance(value, number) and not isinstance(value, bool) and lo <= value <= hi
+            want = f"a {'whole ' if key == 'max_attempts' else ''}number from {lo} to {hi}"
+            if hi == float("inf"):
+                want = f"a number of at least {lo}"
+        if not ok:
+            raise ValidationError(
+                f"task {task!r}: retry {key} must be {want}, not {value!r}.",
+                task=task,
+                field=f"retry.{key}",
+            )
+    return Retry(**fields)
 
 
 def _pattern_capability(pattern: str, options: Mapping[str, Any] | None) -> str | None:
