@@ -346,3 +346,13 @@ async def test_unused_agents_are_not_torn_down() -> None:
     agent = orch.register(Tracked(name="t"))
     await orch.close()
     assert agent.calls == [] and agent.state is podium.AgentState.CREATED
+
+
+async def test_run_sync_inside_a_running_loop_says_to_await_run() -> None:
+    orch = podium.Orchestrator()
+    orch.register(lambda ctx: 1, name="bot", capabilities=["x"])
+    wf = podium.Workflow("w")
+    wf.task("a", capability="x")
+    with pytest.raises(podium.ValidationError, match=r"use 'await orch.run\(workflow\)'"):
+        orch.run_sync(wf)
+    assert (await orch.run(wf)).status == "completed"

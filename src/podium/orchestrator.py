@@ -413,6 +413,17 @@ class Orchestrator:
         orchestrator opened itself is closed at the end (a Redis bus belongs to one loop) and
         opened again by the next call."""
 
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # no loop: the usual case
+        else:
+            raise ValidationError(
+                "run_sync() cannot run inside a running event loop (async code, Jupyter): "
+                "use 'await orch.run(workflow)' there.",
+                field="run_sync",
+            )
+
         async def once() -> RunResult:
             try:
                 return await self.run(workflow, run_id=run_id)
