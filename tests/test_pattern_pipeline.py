@@ -314,3 +314,15 @@ def test_workflow_file_with_a_typo_in_a_stage(write_file: Callable[[str, str], P
         "flow.yaml: task 'build': unknown setting 'concurency' in pipeline.stages.0. "
         "Did you mean 'concurrency'?"
     ) in p.stderr
+
+
+async def test_pipeline_whose_first_stage_pins_an_agent(orch: podium.Orchestrator) -> None:
+    @orch.agent(name="thumb", capabilities=["img"])
+    async def thumb(ctx: podium.Context) -> Any:
+        return ctx.input * 10
+
+    wf = podium.Workflow("pinned")
+    t = wf.task("x", pattern="pipeline", options={"items": [1, 2], "stages": [{"agent": "thumb"}]})
+    assert (t.capability, t.agent) == (None, "thumb")
+    result = await orch.run(wf)
+    assert result["x"] == [10, 20]

@@ -175,11 +175,11 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
         where = f"{prefix}task {t.id!r}: "
         options = t.options
         if t.pattern is not None or _has_pattern_block(t):
-            from .patterns._settings import default_capability, spec_options
+            from .patterns._settings import default_route, spec_options
 
             options = spec_options(t, file=source)
             if t.capability is None and t.agent is None:
-                t.capability = default_capability(t.pattern, options)  # type: ignore[arg-type]
+                t.capability, t.agent = default_route(t.pattern, options)  # type: ignore[arg-type]
         if (t.capability is None) == (t.agent is None):
             raise ValidationError(
                 f"{where}give exactly one of 'capability' or 'agent'.",

@@ -122,7 +122,7 @@ class Task:
         if not isinstance(id, str) or not id:
             raise ValidationError(f"task id {id!r} must be a non-empty string.", field="id")
         if pattern is not None and capability is None and agent is None:
-            capability = _pattern_capability(pattern, options)
+            capability, agent = _pattern_route(pattern, options)
         if capability is None and agent is None:
             raise ValidationError(
                 f"task {id!r}: give a capability or an agent to run it.",
@@ -268,10 +268,12 @@ def _retry_from(task: str, fields: Mapping[str, Any]) -> Retry:
     return Retry(**fields)
 
 
-def _pattern_capability(pattern: str, options: Mapping[str, Any] | None) -> str | None:
-    from .patterns._settings import default_capability
+def _pattern_route(
+    pattern: str, options: Mapping[str, Any] | None
+) -> tuple[str | None, str | None]:
+    from .patterns._settings import default_route
 
-    return default_capability(pattern, options)
+    return default_route(pattern, options)
 
 
 def _check_pattern(task: Task) -> None:

@@ -225,17 +225,19 @@ def check_options(
     return s
 
 
-def default_capability(pattern: str, options: Mapping[str, Any] | None) -> str | None:
-    """The capability a pipeline or delegation task stands for when it names none: that of
-    its first stage or subtask (so the task shows up under a real capability)."""
+def default_route(pattern: str, options: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(capability, agent) a pipeline or delegation task stands for when it names neither:
+    those of its first stage or subtask (so the task shows up under a real route)."""
     if not isinstance(options, Mapping):
-        return None
+        return None, None
     key = {"pipeline": "stages", "delegation": "subtasks"}.get(pattern)
     items = options.get(key) if key else None
     if isinstance(items, list) and items and isinstance(items[0], Mapping):
-        cap = items[0].get("capability")
-        return cap if isinstance(cap, str) and cap else None
-    return None
+        cap, agent = items[0].get("capability"), items[0].get("agent")
+        cap = cap if isinstance(cap, str) and cap else None
+        agent = agent if isinstance(agent, str) and agent else None
+        return (cap, None) if cap else (None, agent)
+    return None, None
 
 
 def resolve_ref(
