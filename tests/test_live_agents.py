@@ -326,3 +326,20 @@ async def test_a_subtask_pinned_to_a_terminated_agent_ends_instead_of_waiting_fo
     assert result["x"]["votes"] == {"a": "yes", "b": "yes", "c": None}
     assert result.tasks["later/2"].status == "skipped"
     assert "agent 'busy', which it was pinned to, was terminated" in result.tasks["later"].error
+
+
+async def test_an_agent_paused_before_its_first_run_starts_paused(orch):
+    @orch.agent(name="held", capabilities=["x"], capacity=1)
+    async def held(ctx):
+        return "held"
+
+    @orch.agent(name="other", capabilities=["x"], capacity=1)
+    async def other(ctx):
+        return "other"
+
+    orch.pause_agent("held")  # not set up yet (state created)
+    result = await orch.run(fanout(3))
+    assert {t.agent for t in result.tasks.values()} == {"other"}
+    assert orch.agents["held"].state is AgentState.PAUSED
+    orch.resume_agent("held")
+    assert orch.agents["held"].state is AgentState.IDLE

@@ -135,6 +135,7 @@ class Agent:
         )
         self.replicas = _replicas(replicas, self.name)
         self.pool: str | None = None  # the pool this agent is a replica of
+        self.hold = False  # paused before it was set up: starts paused
 
         self.state = AgentState.CREATED
         self.last_heartbeat = time.monotonic()
@@ -180,6 +181,7 @@ class Agent:
         new.load = new.completed = new.failed = new.consecutive_failures = 0
         new.total_latency = new.breaker_until = 0.0
         new.probing = False
+        new.hold = False
         new.last_heartbeat = new.idle_since = time.monotonic()
         return new
 

@@ -171,16 +171,20 @@ class Orchestrator:
         return built
 
     def pause_agent(self, name: str) -> Agent:
-        """Give the agent no new tasks; the ones it runs finish."""
+        """Give the agent no new tasks; the ones it runs finish. An agent not set up yet
+        (before its first run) starts paused."""
         agent = self._agent(name)
         if agent.state in (AgentState.IDLE, AgentState.RUNNING):
             agent.state = AgentState.PAUSED
             self._event("agent_paused", agent=name)
+        elif agent.state in (AgentState.CREATED, AgentState.INITIALIZING):
+            agent.hold = True
         return agent
 
     def resume_agent(self, name: str) -> Agent:
         """Let a paused agent take tasks again."""
         agent = self._agent(name)
+        agent.hold = False
         if agent.state is AgentState.PAUSED:
             agent.state = AgentState.RUNNING if agent.load else AgentState.IDLE
             self._event("agent_resumed", agent=name)
@@ -578,7 +582,7 @@ class Orchestrator:
                     f"agent {a.name!r} failed to set up: {type(exc).__name__}: {exc}",
                     field="setup",
                 ) from exc
-            a.state = AgentState.IDLE
+            a.state = AgentState.PAUSED if a.hold else AgentState.IDLE
 
     def _share_agents(self) -> None:
         # Runs that share agents must hear when one of them frees capacity.
