@@ -243,6 +243,24 @@ async def test_a_run_is_recorded_with_every_transition(store_url) -> None:
     await orch.close()
 
 
+async def test_a_run_starts_its_clock_after_describing_its_workflow(store_url, monkeypatch) -> None:
+    from podium.stores import recorder
+
+    described: list[float] = []
+
+    def describe(*args, **kwargs):  # the real one; a big workflow file takes a while to read
+        out = recorder_describe(*args, **kwargs)
+        described.append(time.time())
+        return out
+
+    recorder_describe = recorder.describe
+    monkeypatch.setattr(recorder, "describe", describe)
+    orch = counting_orch(store_url, [], set())
+    await orch.run(diamond(), run_id="run-clock")
+    assert (await orch.store.get_run("run-clock")).started_at >= described[0]
+    await orch.close()
+
+
 async def test_resume_runs_only_what_did_not_complete(store_url) -> None:
     calls: list[str] = []
     fail = {"c"}

@@ -221,6 +221,9 @@ async def begin(
     the returned recorder's ``sink``."""
     check_run_id(run.run_id)
     await store.open()
+    # described before the clock starts: reading a big workflow file back takes a while, and
+    # the run's recorded start (its report's time axis) should not include it
+    definition = describe(run.workflow, run.agents.values()) if resumed is None else None
     now = time.time()
     cacheable = {
         t.id: (cache_key(t), t.route)
@@ -246,7 +249,7 @@ async def begin(
                 workflow=run.workflow.name,
                 status="running",
                 started_at=now,
-                definition=describe(run.workflow, run.agents.values()),
+                definition=definition,
                 total=run.total,
                 owner=owner_id(),
             )
