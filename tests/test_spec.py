@@ -564,3 +564,19 @@ def test_handler_that_takes_no_ctx(write_file: Write) -> None:
     err = load_error(write_file, agent_yaml(f"{name}:run"))
     assert "agent 'bot': handler run() cannot be called as handler(ctx)" in str(err)
     assert err.field == "agents.handler"
+
+
+def test_a_key_given_twice_in_yaml_is_an_error(write_file: Write) -> None:
+    err = load_error(write_file, tasks_yaml("  - {id: a, capability: x, input: 1, input: 2}"))
+    assert "invalid YAML" in str(err) and "key 'input' appears twice" in str(err)
+
+
+def test_a_key_given_twice_in_json_is_an_error(write_file: Write) -> None:
+    text = '{"name": "w", "tasks": [{"id": "a", "capability": "x", "input": 1, "input": 2}]}'
+    err = load_error(write_file, text, name="flow.json")
+    assert "key 'input' appears twice" in str(err)
+
+
+def test_an_empty_file_says_so(write_file: Write) -> None:
+    err = load_error(write_file, "# only a comment\n")
+    assert "the file is empty" in str(err)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ._files import parse_json, parse_yaml
 from ._json import json_problem
 from .agents import Agent
 from .errors import HandlerError, ValidationError
@@ -117,21 +116,12 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValidationError(f"{src}: is not UTF-8 text.", file=src) from None
     except OSError as exc:
         raise ValidationError(f"{src}: cannot read it: {exc.strerror}.", file=src) from None
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"{src}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}.", file=src
-            ) from None
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{src}:{mark.line + 1}:{mark.column + 1}" if mark else src
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ValidationError(f"{where}: invalid YAML: {problem}.", file=src) from None
+    data = parse_json(text, src) if p.suffix.lower() == ".json" else parse_yaml(text, src)
+    if data is None:
+        raise ValidationError(
+            f"{src}: the file is empty. A workflow file is a mapping with 'name' and 'tasks'.",
+            file=src,
+        )
     if not isinstance(data, dict):
         raise ValidationError(
             f"{src}: a workflow file is a mapping with 'name' and 'tasks', "
