@@ -464,3 +464,29 @@ async def test_tasks_dropped_by_fail_fast_do_not_close_the_breaker(
     assert [t.status for t in result.tasks.values()] == ["failed", "skipped", "skipped"]
     bot = orch.agents["bot"]
     assert bot.breaker_until and bot.consecutive_failures == 1 and bot.load == 0
+
+
+@pytest.mark.parametrize("where", ["sync-step", "after-await", "thread"])
+async def test_handler_calling_sys_exit_fails_its_task(
+    orch: podium.Orchestrator, where: str
+) -> None:
+    if where == "thread":
+
+        def handle(ctx: podium.Context) -> None:
+            raise SystemExit(3)
+
+    else:
+
+        async def handle(ctx: podium.Context) -> None:  # type: ignore[misc]
+            if where == "after-await":
+                await asyncio.sleep(0)
+            raise SystemExit(3)
+
+    orch.register(handle, name="bot", capabilities=["x"])
+    wf = podium.Workflow("w")
+    wf.task("a", capability="x")
+    wf.task("b", capability="x", depends_on=["a"])
+    result = await guard(orch.run(wf))
+    assert result.status == "failed"
+    assert result.tasks["a"].error == "SystemExit: 3"
+    assert result.tasks["b"].status == "skipped"

@@ -337,7 +337,7 @@ class Run(LiveRun):
                     else:
                         cv = None
                         res = agent._fn(ctx)
-                except (KeyboardInterrupt, SystemExit):
+                except KeyboardInterrupt:
                     raise
                 except BaseException as exc:
                     self._fail(rec, agent, exc)
@@ -349,7 +349,7 @@ class Run(LiveRun):
                         first = cv.run(res.send, None)
                     except StopIteration as stop:
                         self._succeed(rec, agent, stop.value)
-                    except (KeyboardInterrupt, SystemExit):
+                    except KeyboardInterrupt:
                         raise
                     except BaseException as exc:
                         self._fail(rec, agent, exc)
@@ -391,7 +391,7 @@ class Run(LiveRun):
             if rec.cancel_reason is None and worker.cancelling():  # type: ignore[union-attr]
                 raise  # not ours: the loop is going away
             error = exc  # ours, or the handler raised it itself
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
         except BaseException as exc:
             error = exc
