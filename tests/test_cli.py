@@ -390,3 +390,19 @@ def test_demo_runs_and_writes_the_report(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").strip()
     assert f"report written to {out}" in p.stderr
     no_traceback(p)
+
+
+def test_run_does_not_wait_for_a_timed_out_thread(flow) -> None:
+    # the handler's thread sleeps far longer than podium() lets the command take (60 s):
+    # the command must end once the run is over, not when the thread does
+    path = flow(
+        "name: napper\n"
+        "agents:\n"
+        '  - {name: sleeper, capabilities: [nap], handler: "cli_fixture_agents:nap"}\n'
+        "tasks:\n"
+        "  - {id: nap, capability: nap, timeout: 0.2, input: {seconds: 300}}\n"
+    )
+    p = podium("run", str(path), "--json")
+    no_traceback(p)
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["tasks"]["nap"]["error"] == "timeout"

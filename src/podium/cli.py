@@ -209,7 +209,9 @@ def _execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     except PodiumError as exc:  # e.g. an agent's setup() failed
         return _report_error(exc, json_out)
     code = _report_run(run, json_out, stop)
-    if stop.signum and _threads_linger():
+    if _threads_linger():
+        # a sync handler that timed out (or was cancelled) still runs in its thread: the run
+        # is over and recorded, so do not wait for it
         _leave(code)
     return code
 

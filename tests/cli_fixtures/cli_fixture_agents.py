@@ -24,3 +24,11 @@ async def stubborn(ctx):
             await asyncio.sleep(0.1)
         except asyncio.CancelledError:
             pass
+
+
+def nap(ctx):
+    """A blocking sync handler (it runs in a thread) that sleeps as long as its input says."""
+    import time
+
+    time.sleep(ctx.input["seconds"])
+    return "rested"
