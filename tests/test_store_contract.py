@@ -303,6 +303,21 @@ async def test_resuming_a_completed_run_changes_nothing(store_url) -> None:
     await orch.close()
 
 
+async def test_resuming_with_other_tasks_is_refused(store_url) -> None:
+    calls: list[str] = []
+    fail = {"c"}
+    orch = counting_orch(store_url, calls, fail)
+    assert (await orch.run(diamond(), run_id="run-changed")).status == "failed"
+    changed = diamond()
+    del changed.tasks["d"]
+    changed.task("e", capability="work", depends_on=["c"])
+    with pytest.raises(podium.ValidationError, match=r"adds \['e'\] and drops \['d'\]"):
+        await orch.resume("run-changed", workflow=changed)
+    saved = await orch.store.get_run("run-changed")
+    assert saved.status == "failed" and saved.sessions == 1  # nothing was touched
+    await orch.close()
+
+
 async def test_of_two_resumes_at_once_one_runs_the_other_is_refused(store_url) -> None:
     calls: list[str] = []
     fail = {"c"}

@@ -375,12 +375,18 @@ class Orchestrator:
                 "recorded in).",
                 field="store",
             )
-        from .stores.definition import rebuild
+        from .stores.definition import rebuild, task_ids
         from .stores.recorder import load_for_resume
 
         saved, states = await load_for_resume(self.store, run_id)
         if workflow is None:
             workflow = rebuild(saved.definition, run_id=run_id)
+        else:
+            if not isinstance(workflow, Workflow):
+                from .spec import load_workflow
+
+                workflow = load_workflow(workflow)
+            _check_same_tasks(run_id, task_ids(saved.definition), workflow)
         run = self.prepare(workflow, run_id=run_id)
         run.restore({tid: s.preset() for tid, s in states.items()})
         self._resuming[run_id] = saved
@@ -605,6 +611,23 @@ class Orchestrator:
         self._finished[run.run_id] = run.result()
         while len(self._finished) > _KEEP_RUNS:
             self._finished.popitem(last=False)
+
+
+def _check_same_tasks(run_id: str, recorded: list[str] | None, wf: Workflow) -> None:
+    """A run resumes with the workflow it started with: results of tasks that changed or
+    went away would be mixed into a run they do not belong to."""
+    if recorded is None or set(recorded) == wf.tasks.keys():
+        return
+    added = sorted(wf.tasks.keys() - set(recorded))
+    removed = sorted(set(recorded) - wf.tasks.keys())
+    parts = [f"adds {added}" if added else "", f"drops {removed}" if removed else ""]
+    raise ValidationError(
+        f"run {run_id!r} was recorded with other tasks: this workflow "
+        f"{' and '.join(p for p in parts if p)}. Resume it with the workflow it started "
+        "with, or start a new run.",
+        file=wf.source,
+        field="tasks",
+    )
 
 
 def _as_task(t: Task | Mapping[str, Any], i: int) -> Task:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import StoreError, ValidationError
 from ..workflow import NO_RETRY, Retry, Task, Workflow
 
-__all__ = ["describe", "graph", "rebuild"]
+__all__ = ["describe", "graph", "rebuild", "task_ids"]
 
 FORMAT = 1
 # fields kept only where they differ from their defaults
@@ -134,6 +134,16 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
             )
         )
     return wf
+
+
+def task_ids(definition: dict[str, Any] | None) -> list[str] | None:
+    """The ids of the tasks a stored definition describes (None when it cannot tell)."""
+    if not definition or definition.get("format") != FORMAT:
+        return None
+    if definition["kind"] == "file":
+        tasks = definition["spec"].get("tasks") or []
+        return [t.get("id") for t in tasks if isinstance(t, dict)]
+    return list(definition["tasks"]["id"])
 
 
 def graph(definition: dict[str, Any] | None) -> list[tuple[str, list[str], str]]:
