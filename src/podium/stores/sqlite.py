@@ -135,6 +135,12 @@ class SQLiteStore(Store):
             )
         if "readonly" in str(exc) or "read-only" in str(exc):
             return self._error(f"cannot write to it ({exc}). Check its permissions.")
+        if "unable to open" in str(exc):
+            return self._error(
+                f"cannot open it ({exc}). SQLite writes its -wal and -shm files next to the "
+                "database, so the folder must be writable too; copy a store from a read-only "
+                "place to a writable one first."
+            )
         return self._error(f"SQLite error: {exc}.")
 
     def _check_and_migrate(self, conn: sqlite3.Connection) -> None:
