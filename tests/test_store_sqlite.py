@@ -40,6 +40,19 @@ async def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     assert bad.read_bytes().startswith(b"these are my notes")  # left untouched
 
 
+async def test_a_store_whose_wal_file_cannot_be_made_says_why(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    store = await opened(db)
+    await store.close()
+    for extra in ("runs.db-wal", "runs.db-shm"):
+        (tmp_path / extra).unlink(missing_ok=True)
+    (tmp_path / "runs.db-wal").mkdir()  # as good as a folder SQLite may not write in
+    with pytest.raises(podium.StoreError) as info:
+        await opened(db)
+    msg = str(info.value)
+    assert msg.startswith(f"{db}: cannot open it") and "-wal and -shm files" in msg
+
+
 async def test_a_damaged_podium_file_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     store = await opened(db)
