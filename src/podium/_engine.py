@@ -34,23 +34,25 @@ from ._json import _ATOMS, json_problem
 from ._live import LiveRun
 from ._prepare import build_records, order_records, rank_records
 from ._scheduler import Scheduler, Strategy
+from ._status import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    READY,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+)
 from .agents import Agent, AgentState
 from .context import Context
 from .errors import CapabilityError, ResultError
-from .result import RunResult, RunStatus, TaskResult, TaskStatus
+from .result import RunResult, RunStatus, TaskResult
 from .workflow import Task, Workflow
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
 _FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
 
-PENDING = TaskStatus.PENDING
-READY = TaskStatus.READY
-RUNNING = TaskStatus.RUNNING
-RETRYING = TaskStatus.RETRYING
-COMPLETED = TaskStatus.COMPLETED
-FAILED = TaskStatus.FAILED
-SKIPPED = TaskStatus.SKIPPED
-CANCELLED = TaskStatus.CANCELLED
 
 TERMINATED = AgentState.TERMINATED
 

@@ -11,23 +11,24 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._status import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    READY,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+)
 from .agents import AgentState
 from .errors import CapabilityError, ValidationError
-from .result import TaskResult, TaskStatus
+from .result import TaskResult
 from .workflow import Task
 
 if TYPE_CHECKING:
     from ._scheduler import Scheduler
     from .agents import Agent
-
-PENDING = TaskStatus.PENDING
-READY = TaskStatus.READY
-RUNNING = TaskStatus.RUNNING
-RETRYING = TaskStatus.RETRYING
-COMPLETED = TaskStatus.COMPLETED
-FAILED = TaskStatus.FAILED
-SKIPPED = TaskStatus.SKIPPED
-CANCELLED = TaskStatus.CANCELLED
 
 
 class LiveRun:
