@@ -113,7 +113,7 @@ async def test_big_runs_stay_readable() -> None:
     assert len(page) < 3_000_000
 
 
-def test_an_attempt_cut_short_by_a_crash_ends_at_the_resume() -> None:
+def test_an_attempt_cut_short_by_a_crash_ends_at_its_process_last_sign_of_life() -> None:
     C = TaskStatus.COMPLETED.value
     transitions = [
         Transition(1, "a", "running", 1, "w", 10.0),
@@ -123,7 +123,9 @@ def test_an_attempt_cut_short_by_a_crash_ends_at_the_resume() -> None:
     ]
     attempts = _report._attempts(transitions, now=100.0, alive=False)
     cut = next(a for a in attempts if a.task == "a" and a.attempt == 1)
-    assert (cut.start, cut.end, cut.outcome, cut.open) == (10.0, 15.0, "running", True)
+    # the crashed process last recorded something at 11.0 (b completed); from then until the
+    # resume at 15.0 nothing ran, so that time is nobody's work
+    assert (cut.start, cut.end, cut.outcome, cut.open) == (10.0, 11.0, "running", True)
     saved = RunRecord("crashed", "wf", status="completed", started_at=10.0, finished_at=16.0)
     from podium.stores.base import fold
 

@@ -91,7 +91,8 @@ class _Attempt:
 
 def _attempts(transitions: list[Transition], now: float, alive: bool) -> list[_Attempt]:
     """Every attempt that ran, from the transitions. An attempt whose end is not recorded was
-    cut short by a crash: it ends where the run was resumed (or at the run's last event);
+    cut short by a crash: it ends at the crashed process's last recorded transition (its last
+    sign of life; the time until the resume was nobody's work), or at the run's last event;
     if the run is still going, it runs until now."""
     import bisect
 
@@ -112,11 +113,16 @@ def _attempts(transitions: list[Transition], now: float, alive: bool) -> list[_A
     resumes = sorted(
         t.at for t in transitions if t.task_id is None and t.note == "resumed" and t.at
     )
-    last = max((t.at for t in transitions if t.at is not None), default=now)
+    times = sorted(t.at for t in transitions if t.at is not None)
+    last = times[-1] if times else now
     for t in running.values():
         start = t.started_at or last
         i = bisect.bisect_right(resumes, start)
-        end = resumes[i] if i < len(resumes) else (now if alive else last)
+        if i < len(resumes):
+            j = bisect.bisect_left(times, resumes[i])  # transitions before that resume
+            end = times[j - 1] if j else start
+        else:
+            end = now if alive else last
         out.append(_Attempt(t, max(end, start), "running", True))
     return out
 
