@@ -1,7 +1,7 @@
 """The same work on podium and on its peers (those that are installed), with raw asyncio as
 the common floor: a fan-out of no-op tasks and a chain of dependent no-op tasks.
 
-    pip install "dask[distributed]" ray      # optional: peers that are missing are skipped
+    pip install "dask[distributed]" ray langgraph celery   # optional: missing peers are skipped
     python benchmarks/bench_peers.py [N_FANOUT] [N_CHAIN]
 
 Each system runs in its own process and is warmed up first, so start-up costs (a Ray
@@ -10,6 +10,7 @@ cluster, a Dask scheduler) are not counted; the figure is steady-state time per 
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -138,12 +139,91 @@ def _ray(n: int, chain: int) -> dict[str, float]:
     return {"fanout": f, "chain": c}
 
 
+def _langgraph(n: int, chain: int) -> dict[str, float]:
+    """LangGraph: a fan-out through the Send API into one reducer, and a chain of nodes."""
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Send
+
+    # functional form: this module's postponed annotations would hide the local names
+    Fan = TypedDict("Fan", {"done": Annotated[list[int], operator.add]})  # noqa: UP013
+
+    def spread(state):
+        return [Send("work", {"done": []}) for _ in range(n)]
+
+    def work(state):
+        return {"done": [1]}
+
+    g = StateGraph(Fan)
+    g.add_node("work", work)
+    g.add_conditional_edges(START, spread, ["work"])
+    g.add_edge("work", END)
+    fan = g.compile()
+    fan.invoke({"done": []})  # warm-up
+    t = time.perf_counter()
+    out = fan.invoke({"done": []})
+    f = (time.perf_counter() - t) / n
+    assert len(out["done"]) == n
+
+    Hop = TypedDict("Hop", {"hops": int})  # noqa: UP013
+
+    def hop(state):
+        return {"hops": state["hops"] + 1}
+
+    c = StateGraph(Hop)
+    names = [f"n{i}" for i in range(chain)]
+    for name in names:
+        c.add_node(name, hop)
+    c.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        c.add_edge(a, b)
+    c.add_edge(names[-1], END)
+    line = c.compile()
+    t = time.perf_counter()
+    out = line.invoke({"hops": 0}, {"recursion_limit": chain + 10})
+    assert out["hops"] == chain
+    return {"fanout": f, "chain": (time.perf_counter() - t) / chain}
+
+
+def _celery(n: int, chain: int) -> dict[str, float]:
+    """Celery with the local Redis as broker and result backend and an in-process worker
+    (threads pool): fewer tasks, since each is a broker round trip."""
+    from celery import Celery
+    from celery import chain as celery_chain
+    from celery.contrib.testing.worker import start_worker
+
+    url = "redis://127.0.0.1:6379/7"
+    app = Celery("bench", broker=url, backend=url)
+    app.conf.update(worker_hijack_root_logger=False, task_ignore_result=False)
+
+    @app.task
+    def noop(*_: object) -> None:
+        return None
+
+    n, chain = min(n, 2000), min(chain, 200)
+    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False):
+        [r.get(timeout=60) for r in [noop.delay() for _ in range(50)]]  # warm-up
+        t = time.perf_counter()
+        results = [noop.delay() for _ in range(n)]
+        for r in results:
+            r.get(timeout=120)
+        f = (time.perf_counter() - t) / n
+        t = time.perf_counter()
+        celery_chain(*[noop.s() for _ in range(chain)])().get(timeout=120)
+        c = (time.perf_counter() - t) / chain
+    return {"fanout": f, "chain": c}
+
+
 SYSTEMS = {
     "asyncio": _asyncio,
     "podium": _podium,
     "dask-threads": _dask_threads,
     "dask-distributed": _dask,
     "ray": _ray,
+    "langgraph": _langgraph,
+    "celery": _celery,
 }
 
 
