@@ -65,9 +65,19 @@ JsonOpt = Annotated[
 ]
 
 
+_fast_exit = False  # set when a finished run left sync handlers running in threads
+
+
 def main() -> None:
     """Console entry point (``podium``, ``python -m podium``)."""
-    app(prog_name="podium")
+    try:
+        app(prog_name="podium")
+    except SystemExit as exc:
+        if _fast_exit:  # the command is done (report written, output printed): go now
+            _leave(exc.code if isinstance(exc.code, int) else 1)
+        raise
+    if _fast_exit:
+        _leave(0)
 
 
 # -- consoles and errors -------------------------------------------------------------------
@@ -211,8 +221,9 @@ def _execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     code = _report_run(run, json_out, stop)
     if _threads_linger():
         # a sync handler that timed out (or was cancelled) still runs in its thread: the run
-        # is over and recorded, so do not wait for it
-        _leave(code)
+        # is over and recorded, so the process should not wait for it once the command ends
+        global _fast_exit
+        _fast_exit = True
     return code
 
 
