@@ -135,12 +135,12 @@ async def test_agent_that_misses_heartbeats_goes_to_error_and_loses_its_task(orc
 
 
 async def test_heartbeats_keep_an_agent_alive(orch):
-    @orch.agent(name="chatty", capabilities=["x"], capacity=1, heartbeat_timeout=0.1)
+    @orch.agent(name="chatty", capabilities=["x"], capacity=1, heartbeat_timeout=0.3)
     async def chatty(ctx):
         agent = ctx.run.agents[ctx.agent]
-        for _ in range(6):
+        for _ in range(12):  # alive for 0.6 s, twice the timeout, with a beat every 0.05 s
             agent.heartbeat()
-            await asyncio.sleep(0.04)
+            await asyncio.sleep(0.05)
         return "done"
 
     result = await orch.run(fanout(1))
