@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import podium
-from podium._engine import Run
+from podium.engine.run import Run
 
 
 def run_of(orch: podium.Orchestrator, wf: podium.Workflow, **kw: Any) -> Run:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 import podium
-from podium._engine import Run
+from podium.engine.run import Run
 
 T = TypeVar("T")
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 import podium
-from podium import _graph
-from podium.workflow import Workflow
+from podium.spec import graph as _graph
+from podium.spec.workflow import Workflow
 
 
 def wf_of(edges: dict[str, list[str]], source: str | None = None) -> Workflow:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from podium._json import json_problem
+from podium._utils.json_values import json_problem
 
 
 class Color(enum.StrEnum):

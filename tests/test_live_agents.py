@@ -8,7 +8,7 @@ import pytest
 
 import podium
 from podium import AgentState
-from podium.pool import AgentPool
+from podium.agents.pool import AgentPool
 
 
 def fanout(n: int, capability: str = "x", **wf_options) -> podium.Workflow:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import podium
-from podium._render import render, to_dot, to_mermaid
+from podium.spec.diagram import render, to_dot, to_mermaid
 
 TRICKY = [
     "fetch-1",

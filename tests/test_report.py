@@ -7,8 +7,8 @@ import asyncio
 import re
 
 import podium
-from podium import _report
-from podium._report import COLORS, render_report
+from podium.report import html as _report
+from podium.report.html import COLORS, render_report
 from podium.result import TaskStatus
 from podium.stores import MemoryStore, RunRecord
 from podium.stores.base import Transition

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 import podium
-from podium import _graph
-from podium._scheduler import LeastLoaded, RoundRobin, Scheduler, Scored, make_strategy
 from podium.agents import Agent, AgentState
-from podium.workflow import Task, Workflow
+from podium.engine.scheduler import LeastLoaded, RoundRobin, Scheduler, Scored, make_strategy
+from podium.spec import graph as _graph
+from podium.spec.workflow import Task, Workflow
 
 
 class Clock:

@@ -244,7 +244,7 @@ async def test_a_run_is_recorded_with_every_transition(store_url) -> None:
 
 
 async def test_a_run_starts_its_clock_after_describing_its_workflow(store_url, monkeypatch) -> None:
-    from podium.stores import recorder
+    from podium.engine import recorder
 
     described: list[float] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import podium
-from podium.workflow import PRIORITIES, Retry, Task, Workflow, parse_priority
+from podium.spec.workflow import PRIORITIES, Retry, Task, Workflow, parse_priority
 
 
 def test_task_defaults() -> None:

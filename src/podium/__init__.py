@@ -7,9 +7,9 @@ Layout: ``workflow`` (tasks and DAGs built in code), ``spec`` (workflow files), 
 
 import os
 
-from .agents import Agent as Agent
-from .agents import AgentState as AgentState
-from .context import Context as Context
+from .agents.agent import Agent as Agent
+from .agents.agent import AgentState as AgentState
+from .engine.context import Context as Context
 from .errors import BusError as BusError
 from .errors import BusTimeout as BusTimeout
 from .errors import CapabilityError as CapabilityError
@@ -26,9 +26,9 @@ from .result import RunResult as RunResult
 from .result import RunStatus as RunStatus
 from .result import TaskResult as TaskResult
 from .result import TaskStatus as TaskStatus
-from .workflow import Retry as Retry
-from .workflow import Task as Task
-from .workflow import Workflow as Workflow
+from .spec.workflow import Retry as Retry
+from .spec.workflow import Task as Task
+from .spec.workflow import Workflow as Workflow
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     >>> wf = podium.load_workflow("flow.yaml")
     """
     # pydantic and yaml load on first use, so `podium --help` starts fast
-    from .spec import load_workflow as load
+    from .spec.loader import load_workflow as load
 
     return load(path)
 

@@ -17,20 +17,20 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ._engine import Run
-from ._live_agents import LiveAgents
-from ._scheduler import Strategy
-from ._supervisor import Supervisor
-from .agents import Agent, AgentState
+from .agents.agent import Agent, AgentState
+from .agents.control import LiveAgents
+from .agents.pool import AgentPool
+from .agents.supervisor import Supervisor
+from .engine.run import Run
+from .engine.scheduler import Strategy
 from .errors import HandlerError, TaskFailed, ValidationError
-from .pool import AgentPool
 from .result import RunResult, TaskResult, TaskStatus
-from .workflow import Task, Workflow
+from .spec.workflow import Task, Workflow
 
 if TYPE_CHECKING:
     from .bus import Bus
+    from .engine.recorder import Recorder
     from .stores.base import RunRecord, Store
-    from .stores.recorder import Recorder
 
 __all__ = ["Orchestrator"]
 
@@ -73,7 +73,7 @@ class Orchestrator(LiveAgents):
         self._owns_bus = bus is None or isinstance(bus, str)
         if store is not None:
             from .stores.base import Store as _Store
-            from .stores.base import open_store
+            from .stores.open import open_store
 
             self._owns_store = not isinstance(store, _Store)
             self.store = open_store(store)
@@ -174,7 +174,7 @@ class Orchestrator(LiveAgents):
         Raises `ValidationError` or `CapabilityError` when it cannot run.
         """
         if not isinstance(workflow, Workflow):
-            from .spec import load_workflow
+            from .spec.loader import load_workflow
 
             workflow = load_workflow(workflow)
         for a in workflow.agents:
@@ -239,7 +239,7 @@ class Orchestrator(LiveAgents):
                 await self._supervisor.stop()
             recorder = self._recorders.pop(run.run_id, None)
             if recorder is not None:
-                from .stores.recorder import finish
+                from .engine.recorder import finish
 
                 await finish(recorder, run)
         return result
@@ -258,7 +258,7 @@ class Orchestrator(LiveAgents):
                 "Orchestrator(store='runs.db') to record runs.",
                 field="store",
             )
-        from .stores.recorder import begin
+        from .engine.recorder import begin
 
         def store_failed(exc: BaseException) -> None:
             run._stop(f"the run store failed: {exc}")
@@ -297,15 +297,15 @@ class Orchestrator(LiveAgents):
                 "recorded in).",
                 field="store",
             )
+        from .engine.recorder import load_for_resume
         from .stores.definition import rebuild, task_ids
-        from .stores.recorder import load_for_resume
 
         saved, states = await load_for_resume(self.store, run_id)
         if workflow is None:
             workflow = rebuild(saved.definition, run_id=run_id)
         else:
             if not isinstance(workflow, Workflow):
-                from .spec import load_workflow
+                from .spec.loader import load_workflow
 
                 workflow = load_workflow(workflow)
             _check_same_tasks(run_id, task_ids(saved.definition), workflow)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .workflow import Task
+    from .spec.workflow import Task
 
 __all__ = ["RunResult", "RunStatus", "TaskResult", "TaskStatus"]
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .._json import _ATOMS, json_problem
+from .._utils.json_values import _ATOMS, json_problem
 from ..errors import BusError, BusTimeout, ValidationError
 
 __all__ = ["ALL", "Bus", "Inbox", "Message", "Subscription"]

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._json import _ATOMS
+from .._utils.json_values import _ATOMS
 from ..errors import BusError
 from .base import (
     ALL,

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._json import _ATOMS
+from .._utils.json_values import _ATOMS
 from ..errors import BusError, ValidationError
 from ._redis_inbox import GROUP, RedisInbox, decode
 from .base import (

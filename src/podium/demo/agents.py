@@ -20,7 +20,7 @@ from collections import Counter
 from importlib import resources
 from typing import Any
 
-from ..agents import Agent
+from ..agents.agent import Agent
 
 __all__ = [
     "Reviewer",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..agents import Agent, AgentState
+from ..agents.agent import Agent, AgentState
 from ..errors import ValidationError
 
 __all__ = ["COORDINATORS", "coordinator_agent", "register_pattern"]
@@ -30,7 +30,10 @@ def register_pattern(name: str) -> Callable[[Coordinator], Coordinator]:
     _load_builtin()  # so that a pattern of the user's can replace a built-in one
 
     def add(fn: Coordinator) -> Coordinator:
+        from ..spec.patterns import add_pattern_name  # pydantic: only once a pattern is added
+
         COORDINATORS[name] = fn
+        add_pattern_name(name)
         return fn
 
     return add

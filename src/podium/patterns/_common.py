@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CapabilityError, TaskFailed
 from ..result import TaskResult, TaskStatus
-from ..workflow import Task
-from ._settings import check_options, resolve_ref
+from ..spec.patterns import check_options, resolve_ref
+from ..spec.workflow import Task
 
 if TYPE_CHECKING:
-    from ..agents import Agent
-    from ..context import Context
+    from ..agents.agent import Agent
+    from ..engine.context import Context
 
 __all__ = ["capable", "dig", "participants", "publish", "settings", "settle", "subtask"]
 

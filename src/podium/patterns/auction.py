@@ -21,15 +21,15 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskFailed
+from ..spec.patterns import is_number
 from . import register_pattern
 from ._common import COMPLETED, capable, failure, settings, settle
 from ._common import subtask as make_subtask
-from ._settings import is_number
 
 if TYPE_CHECKING:
-    from ..agents import Agent
-    from ..context import Context
-    from ..workflow import Task
+    from ..agents.agent import Agent
+    from ..engine.context import Context
+    from ..spec.workflow import Task
 
 
 def default_bid(agent: Agent) -> float:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._aggregate import canonical
 from ..errors import TaskFailed
+from ..spec.aggregate import canonical
 from . import register_pattern
 from ._common import COMPLETED, MISSING, dig, failure, participants, resolve, settings, settle
 from ._common import subtask as make_subtask
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..engine.context import Context
 
 
 @register_pattern("consensus")

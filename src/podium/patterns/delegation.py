@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..workflow import Retry
+from ..spec.workflow import Retry
 from . import register_pattern
 from ._common import resolve, settings
 from ._common import subtask as make_subtask
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..engine.context import Context
 
 
 @register_pattern("delegation")

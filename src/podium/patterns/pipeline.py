@@ -28,12 +28,12 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CapabilityError, TaskFailed
-from ..workflow import Retry, Task
+from ..spec.workflow import Retry, Task
 from . import register_pattern
 from ._common import COMPLETED, MISSING, dig, settings
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..engine.context import Context
 
 _DONE: Any = None  # end-of-stream marker on a queue (items travel as (index, value) tuples)
 

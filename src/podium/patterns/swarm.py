@@ -28,13 +28,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaskFailed
+from ..spec.patterns import is_number
 from . import register_pattern
 from ._common import COMPLETED, participants, publish, resolve, settings, settle
 from ._common import subtask as make_subtask
-from ._settings import is_number
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from ..engine.context import Context
 
 
 class _Swarm:

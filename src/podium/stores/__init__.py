@@ -1,6 +1,6 @@
 """Run stores: where runs, every task transition and the result cache are kept.
 
-    Store          (base.py)      the interface; `open_store(url)` picks an implementation
+    Store          (base.py)      the interface; `open_store(url)` (open.py) picks one
     MemoryStore    (memory.py)    this process only
     SQLiteStore    (sqlite.py)    one file, no server: the default of ``podium run --db``
     PostgresStore  (postgres.py)  a PostgreSQL database shared by processes and machines
@@ -18,8 +18,8 @@ from .base import RunRecord as RunRecord
 from .base import Store as Store
 from .base import TaskState as TaskState
 from .base import Transition as Transition
-from .base import open_store as open_store
 from .memory import MemoryStore as MemoryStore
+from .open import open_store as open_store
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore as PostgresStore

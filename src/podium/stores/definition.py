@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import StoreError, ValidationError
-from ..workflow import NO_RETRY, Retry, Task, Workflow
+from ..spec.workflow import NO_RETRY, Retry, Task, Workflow
 
 __all__ = ["describe", "graph", "rebuild", "task_ids"]
 
@@ -31,7 +31,7 @@ def describe(wf: Workflow, agents: Iterable[Any] = ()) -> dict[str, Any]:
         for a in agents
     ]
     if wf.source:
-        from ..spec import read_file
+        from ..spec.loader import read_file
 
         try:
             data = read_file(wf.source)
@@ -103,7 +103,7 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
             field="definition",
         )
     if definition["kind"] == "file":
-        from ..spec import parse_workflow
+        from ..spec.loader import parse_workflow
 
         return parse_workflow(definition["spec"], source=definition["source"])
     wf = Workflow(

@@ -1,0 +1,158 @@
+"""Running a prepared run from the command line: signals, live progress, the summary, the
+exit code. ``run``, ``demo`` and ``resume`` share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    console,
+    finished_line,
+    leave,
+    print_json,
+    report_error,
+    say,
+    state,
+    summary,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from ..engine.run import Run
+    from ..orchestrator import Orchestrator
+
+__all__ = ["Stop", "drive", "execute", "prepare"]
+
+
+def prepare(
+    path: Path, json_out: bool, db: str | None = None, run_id: str | None = None
+) -> tuple[Orchestrator, Run]:
+    """Load and validate a workflow file and build its run (nothing runs yet); with ``db``,
+    the run will be recorded in that store."""
+    with user_errors(json_out):
+        from ..orchestrator import Orchestrator
+        from ..spec.loader import load_workflow
+
+        if run_id is not None:
+            from ..engine.recorder import check_run_id
+
+            check_run_id(run_id)
+        orch = Orchestrator(store=db)
+        return orch, orch.prepare(load_workflow(path), run_id=run_id)
+
+
+class Stop:
+    """How a run was interrupted: the signal that cancelled it and how many arrived."""
+
+    signum: int | None = None
+    count = 0
+
+
+def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
+    """Run ``run`` to the end with progress on stderr, print its summary (or its JSON
+    document) and return the exit code. ``run``, ``demo`` and ``resume`` share it.
+
+    SIGINT (Ctrl-C) and SIGTERM cancel the main task: the engine cancels the running handlers
+    and skips the rest, and the summary shows the run as cancelled (exit 128 + signal). A
+    second signal stops waiting for handlers that ignore cancellation; a third quits at once.
+    """
+    from ..errors import PodiumError, PodiumInternalError
+
+    stop = Stop()
+    try:
+        asyncio.run(drive(orch, run, json_out, stop))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        stop.signum = stop.signum or signal.SIGINT
+    except PodiumInternalError:
+        raise
+    except PodiumError as exc:  # e.g. an agent's setup() failed
+        return report_error(exc, json_out)
+    code = report_run(run, json_out, stop)
+    if threads_linger():
+        # a sync handler that timed out (or was cancelled) still runs in its thread: the run
+        # is over and recorded, so the process should not wait for it once the command ends
+        state.fast_exit = True
+    return code
+
+
+def report_run(run: Run, json_out: bool, stop: Stop) -> int:
+    """Print the run's summary (or JSON document) and return its exit code."""
+    result = run.result()
+    status = str(result.status)
+    if stop.signum and status == "running":  # interrupted before it could close
+        status = "cancelled"
+    if json_out:
+        doc = result.to_dict()
+        doc["status"] = status
+        print_json(doc)
+        finished_line(run, result, status, stderr=True)
+    else:
+        summary(result)
+        finished_line(run, result, status, stderr=False)
+    if stop.signum:
+        return 128 + int(stop.signum)
+    return EXIT_OK if status == "completed" else EXIT_FAILED
+
+
+def threads_linger() -> bool:
+    """Whether a thread (a sync handler still running) would hold the interpreter's exit."""
+    import threading
+
+    main_thread = threading.main_thread()
+    return any(t is not main_thread and not t.daemon for t in threading.enumerate())
+
+
+async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> None:
+    from .progress import follow
+
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+
+    def interrupt(signum: int) -> None:
+        stop.count += 1
+        if stop.count == 1:
+            # the engine hears this as cancellation: it cancels handlers and skips the rest
+            stop.signum = signum
+            what = "interrupted" if signum == signal.SIGINT else "terminated"
+            say(f"{what}: cancelling running tasks (press Ctrl-C again to quit at once)")
+        elif stop.count == 2:
+            n = run.n_running
+            say(f"interrupted again: not waiting for {n} running task{'s' * (n != 1)}")
+        else:
+            leave(128 + (stop.signum or signum))
+        if main_task is not None:
+            main_task.cancel()
+
+    if orch.store is not None:
+        await orch.record(run)  # recorded before its id is printed, so it can be resumed
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, interrupt, sig)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, not the main thread
+            pass
+    # the run id comes first, once signals are handled: scripts read it to follow the run
+    say(
+        f"run {run.run_id} started: workflow {run.workflow.name!r}, {run.total} tasks",
+        stderr=json_out,
+    )
+    console(stderr=json_out).file.flush()
+    watcher = loop.create_task(follow(run, console(stderr=True)))
+    try:
+        await orch.execute(run)
+    finally:
+        watcher.cancel()
+        await asyncio.wait([watcher])
+        if stop.count >= 2:
+            # handlers that ignore cancellation would hold asyncio.run's clean-up forever
+            leave(report_run(run, json_out, stop))
+        await orch.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,408 @@
+"""Commands about recorded runs: ``resume``, ``runs``, ``status``, ``logs``, ``report``.
+
+Each reads a run store (``--db``: a SQLite file, ``sqlite:///FILE`` or
+``postgresql://USER@HOST/DB``; the environment variable PODIUM_DB gives a default). `register`
+adds them to the ``podium`` app; like the rest of the CLI, they import the engine and the
+stores only when they run, so ``podium --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from ..engine.run import Run
+    from ..orchestrator import Orchestrator
+    from ..stores.base import RunRecord, Store, TaskState, Transition
+
+__all__ = ["register", "run_document"]
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="PODIUM_DB",
+        metavar="URL",
+        help="The run store: a SQLite file (or sqlite:///FILE) or postgresql://USER@HOST/DB.",
+    ),
+]
+RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document to stdout instead of tables."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands of this module to ``app``."""
+    app.command()(resume)
+    app.command()(runs)
+    app.command()(status)
+    app.command()(logs)
+    app.command()(report)
+
+
+# -- reading a store -------------------------------------------------------------------------
+
+
+async def _with_store(db: str, work: Any) -> Any:
+    from ..stores import open_store
+
+    store = open_store(db)
+    try:
+        await store.open()
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _read(db: str, json_out: bool, work: Any) -> Any:
+    """Run ``work(store)`` on an opened store; store errors become ``error: ...``, exit 2."""
+    from .output import user_errors
+
+    with user_errors(json_out):
+        return asyncio.run(_with_store(db, work))
+
+
+def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, TaskState]:
+    """Every task of the run in workflow order (never started: pending), then tasks added
+    while it ran (delegated subtasks) in the order they appeared."""
+    from ..stores.base import TaskState
+    from ..stores.definition import graph
+
+    out = {tid: states.get(tid) or TaskState(tid) for tid, _, _ in graph(saved.definition)}
+    for tid, s in states.items():
+        out.setdefault(tid, s)
+    return out
+
+
+def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
+    """A recorded run as the JSON document of ``podium run --json`` (`RunResult.to_dict`)."""
+    import time
+
+    from ..result import iso
+    from ..stores.base import count_states
+
+    tasks = _ordered_states(saved, states)
+    stats = dict(saved.stats or {})
+    if not stats:  # not finished (or interrupted): what the transitions say
+        counts = count_states(states, len(tasks))
+        finished = counts["completed"] + counts["failed"]
+        end = saved.finished_at or time.time()
+        stats = {
+            "total": len(tasks),
+            "completed": counts["completed"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "cancelled": counts["cancelled"],
+            "in_progress": counts["running"],
+            "attempts": sum(s.attempts for s in states.values()),
+            "success_rate": round(counts["completed"] / finished, 4) if finished else None,
+            "duration": round(end - saved.started_at, 6),
+            "tasks_per_second": None,
+            "agents": {},
+        }
+    return {
+        "run_id": saved.run_id,
+        "workflow": saved.workflow,
+        "status": saved.status,
+        "started_at": iso(saved.started_at),
+        "finished_at": iso(saved.finished_at),
+        "tasks": {tid: s.to_dict() for tid, s in tasks.items()},
+        "stats": stats,
+    }
+
+
+# -- resume ------------------------------------------------------------------------------------
+
+
+async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
+    from ..errors import CapabilityError
+
+    store = orch.store
+    assert store is not None
+    try:
+        return await orch.prepare_resume(run_id)
+    except CapabilityError as exc:
+        saved = await store.get_run(run_id)
+        if (saved.definition or {}).get("kind") != "code":
+            raise
+        raise CapabilityError(
+            f"{exc.message} Run {run_id!r} was built in Python, so its agents are not in the "
+            "store: resume it from Python with the agents registered "
+            f"(await orch.resume({run_id!r})).",
+            task=exc.task,
+            field=exc.field,
+        ) from None
+    finally:
+        await store.close()  # the run itself goes on in another event loop: it reopens
+
+
+def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
+    """Continue a recorded run that was interrupted (or failed) until it ends.
+
+    Completed tasks are not executed again and keep their results; every other task runs
+    (again). The workflow comes from the store; a workflow file's handlers are imported from
+    the file's folder. Exit codes as for `podium run`.
+    """
+    from .execute import execute
+    from .output import say, user_errors
+
+    with user_errors(json_out):
+        from ..orchestrator import Orchestrator
+
+        orch = Orchestrator(store=db)
+        run = asyncio.run(_prepare_resume(orch, run_id))
+    if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
+        status(run_id, db, json_out)
+        say(f"run {run_id} completed already: nothing to resume", stderr=True)
+        raise typer.Exit(0)
+    raise typer.Exit(execute(orch, run, json_out))
+
+
+# -- runs and status ---------------------------------------------------------------------------
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _shown_status(saved: RunRecord) -> str:
+    if saved.status == "running" and saved.owner_alive() is False:
+        return "interrupted"
+    return saved.status
+
+
+def runs(
+    db: DbOpt,
+    json_out: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest runs shown.")] = 50,
+) -> None:
+    """List recorded runs, newest first: id, workflow, status, start, duration, task counts.
+
+    A run shown as `interrupted` was running when its process died: `podium resume` it.
+    """
+    from .output import STYLES, console, duration, print_json, say
+
+    async def work(store: Store) -> list[RunRecord]:
+        return await store.list_runs(limit=limit)
+
+    found = _read(db, json_out, work)
+    if json_out:
+        print_json([r.to_dict() for r in found])
+        return
+    if not found:
+        say(f"no runs recorded in {db} yet", stderr=False)
+        return
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, justify in (
+        ("run", "left"),
+        ("workflow", "left"),
+        ("status", "left"),
+        ("started", "left"),
+        ("duration", "right"),
+        ("tasks", "right"),
+        ("failed", "right"),
+    ):
+        table.add_column(  # type: ignore[arg-type]
+            name, justify=justify, overflow="fold", no_wrap=name in ("started", "status")
+        )
+    for r in found:
+        shown = _shown_status(r)
+        counts = r.counts or {}
+        total = sum(counts.values()) or r.total
+        table.add_row(
+            Text(r.run_id),
+            Text(r.workflow),
+            Text(shown, style=STYLES.get(shown, "yellow")),
+            _when(r.started_at),
+            duration(r.duration),
+            f"{counts.get('completed', 0)}/{total}",
+            str(counts.get("failed", 0)),
+        )
+    console().print(table)
+
+
+class _Row:
+    """A stored task state as the CLI's summary table reads a `TaskResult`."""
+
+    __slots__ = ("agent", "attempts", "duration", "error", "id", "status")
+
+    def __init__(self, tid: str, s: TaskState) -> None:
+        self.id = tid
+        self.agent = s.agent
+        self.status = s.status
+        self.attempts = s.attempts
+        self.error = s.error
+        self.duration = (
+            s.finished_at - s.started_at
+            if s.finished_at is not None and s.started_at is not None
+            else None
+        )
+
+
+def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
+    """Show every task's state in a recorded run (`--json`: the document of `podium run
+    --json`)."""
+    from types import SimpleNamespace
+
+    from .output import duration, print_json, say, summary
+
+    async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState]]:
+        return await store.get_run(run_id), await store.task_states(run_id)
+
+    saved, states = _read(db, json_out, work)
+    if json_out:
+        print_json(run_document(saved, states))
+        return
+    tasks = _ordered_states(saved, states)
+    summary(SimpleNamespace(tasks={tid: _Row(tid, s) for tid, s in tasks.items()}))
+    from ..stores.base import count_states
+
+    counts = count_states(states, len(tasks))
+    shown = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    state = _shown_status(saved)
+    took = f" in {duration(saved.duration)}" if saved.duration is not None else ""
+    say(f"run {saved.run_id} ({saved.workflow}) {state}{took}: {shown}", stderr=False)
+    if state == "interrupted":
+        say(f"its process is gone: continue it with `podium resume {run_id} --db {db}`")
+
+
+# -- logs ----------------------------------------------------------------------------------------
+
+
+def history(transitions: list[Transition]) -> list[dict[str, Any]]:
+    """The run's history as events in the order they happened: each attempt's start (also
+    when the store folded it into the attempt's end) and each state change."""
+    from ..result import iso
+
+    events: list[tuple[float, int, dict[str, Any]]] = []
+    started: set[tuple[str, int | None]] = set()
+    last = 0.0  # skipped tasks carry no time: they happened when the row before them did
+    for t in transitions:
+        base = {"task": t.task_id, "attempt": t.attempt, "agent": t.agent}
+        if t.at is not None:
+            last = max(last, t.at)
+        if t.task_id is None:
+            ev = {"at": iso(t.at), "event": t.note, "task": None, "data": t.result}
+            events.append((t.at or last, t.seq, ev))
+            continue
+        key = (t.task_id, t.attempt)
+        if t.status == "running":
+            started.add(key)
+            ev = {"at": iso(t.started_at), **base, "status": "running"}
+            events.append((t.started_at or 0.0, t.seq, ev))
+            continue
+        if t.started_at is not None and key not in started and t.attempt:
+            started.add(key)
+            ev = {"at": iso(t.started_at), **base, "status": "running"}
+            events.append((t.started_at, t.seq, ev))
+        took = (
+            round(t.finished_at - t.started_at, 6)
+            if t.finished_at is not None and t.started_at is not None
+            else None
+        )
+        ev = {
+            "at": iso(t.at if t.at is not None else last or None),
+            **base,
+            "status": t.status,
+            "duration": took,
+            "error": t.error,
+            "note": t.note,
+        }
+        events.append((t.at or last, t.seq, ev))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [e[2] for e in events]
+
+
+def logs(
+    run_id: RunIdArg,
+    db: DbOpt,
+    json_out: JsonOpt = False,
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", "-t", metavar="ID", help="Only this task (repeat for more)."),
+    ] = None,
+) -> None:
+    """Show the ordered history of a recorded run: who ran what, when, each attempt and
+    error, and run-level events (resumes, agents paused or scaled)."""
+    from rich.text import Text
+
+    from .output import STYLES, console, duration, print_json
+
+    async def work(store: Store) -> list[Transition]:
+        return await store.transitions(run_id)
+
+    events = history(_read(db, json_out, work))
+    if task:
+        wanted = set(task)
+        events = [e for e in events if e["task"] in wanted]
+    if json_out:
+        print_json(events)
+        return
+    out = console()
+    width = max((len(e["task"] or "") for e in events), default=4)
+    for e in events:
+        when = (e["at"] or "-").replace("T", " ")[:23]
+        line = Text(f"{when}  ")
+        if e["task"] is None:
+            line.append(f"{'-':<{width}}  event {e['event']}", style="bright_black")
+            if e.get("data"):
+                line.append(" " + " ".join(f"{k}={v}" for k, v in e["data"].items()))
+        else:
+            line.append(f"{e['task']:<{width}}  ")
+            line.append(f"#{e['attempt'] or 0:<2} ")
+            line.append(f"{e['status']:<9}", style=STYLES.get(e["status"], ""))
+            if e["agent"]:
+                line.append(f" on {e['agent']}")
+            if e.get("duration") is not None:
+                line.append(f" after {duration(e['duration'])}")
+            if e.get("error"):
+                line.append(f"  {e['error']}", style="red")
+            if e.get("note"):
+                line.append(f"  ({e['note']})", style="bright_black")
+        out.print(line, soft_wrap=True)
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def report(
+    run_id: RunIdArg,
+    db: DbOpt,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write the HTML page [default: RUN_ID.html]."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a recorded run: the DAG coloured by outcome, a
+    timeline of tasks per agent, the critical path, the slowest tasks and agent utilisation."""
+    from .output import check_out, user_errors, write_report
+
+    async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState], list[Transition]]:
+        return (
+            await store.get_run(run_id),
+            await store.task_states(run_id),
+            await store.transitions(run_id),
+        )
+
+    saved, states, transitions = _read(db, False, work)
+    from ..report.html import render_report
+
+    target = out or Path(f"{run_id}.html")
+    html = render_report(saved, _ordered_states(saved, states), transitions)
+    with user_errors():
+        check_out(target)
+        write_report(target, html)

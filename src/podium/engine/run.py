@@ -1,0 +1,678 @@
+"""One run of a workflow: the task state machine, retries, timeouts and cancellation.
+
+The run is owned by one asyncio loop and nothing else mutates it; there are no locks.
+
+How handlers run (the hot path). Assignments from the scheduler go into one queue that
+*workers* (asyncio Tasks) drain. A worker calls the handler and drives its coroutine one step
+by hand. Most handlers of a fan-out finish in that step (they never await anything that
+blocks): then the task completes right there with no asyncio Task, no loop round trip and no
+callback of its own, which is why the engine can beat ``asyncio.gather`` on such work. When a
+handler does suspend, the worker that started it becomes that handler's task for the rest of
+its life (so ``asyncio.timeout``, cancel scopes and ``current_task()`` behave as usual, since
+every step runs in the same Task), and if work is still queued a fresh worker takes over the
+queue. Each handler runs in its own copy of the context, like an asyncio Task would.
+
+Cancelling a running handler (timeout, fail_fast, run cancelled) cancels its worker with a
+reason set on the task record; the worker turns the CancelledError into the task's outcome and
+calls ``uncancel()``, so only real cancellations of the run propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from contextvars import copy_context
+from types import CoroutineType
+from typing import Any
+
+from .._utils.json_values import _ATOMS, json_problem
+from ..agents.agent import Agent, AgentState
+from ..errors import CapabilityError, ResultError
+from ..patterns import coordinator_agent
+from ..result import RunResult, RunStatus, TaskResult
+from ..spec.workflow import Task, Workflow
+from .context import Context
+from .live import LiveRun
+from .prepare import build_records, order_records, rank_records
+from .scheduler import Scheduler, Strategy
+from .status import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    READY,
+    RETRYING,
+    RUNNING,
+    SKIPPED,
+)
+
+_DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
+_FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
+
+
+TERMINATED = AgentState.TERMINATED
+
+Sink = Callable[[str, TaskResult], None]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class _Resume:
+    """Awaits the rest of a coroutine whose first step was driven by hand.
+
+    Passes what the coroutine yields (the future it waits on) up to the current Task and what
+    the Task sends or throws back down, running each step in the handler's own context.
+    """
+
+    __slots__ = ("coro", "ctx", "first")
+
+    def __init__(self, coro: Any, first: Any, ctx: Any) -> None:
+        self.coro = coro
+        self.first = first
+        self.ctx = ctx
+
+    def __await__(self) -> Any:
+        coro, run = self.coro, self.ctx.run
+        yielded = self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    yielded = run(coro.throw, exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    yielded = run(coro.send, sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+class Run(LiveRun):
+    """Executes one workflow on a set of agents. Use `Orchestrator.run`; this is the engine."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        agents: list[Agent],
+        *,
+        run_id: str | None = None,
+        strategy: str | Strategy | None = None,
+        pool: Any = None,
+        sink: Sink | None = None,
+        on_release: Callable[[], None] | None = None,
+        preset: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.run_id = run_id or new_run_id()
+        self.on_failure = workflow.on_failure
+        self.pool = pool
+        self._sink = sink
+        self._on_release = on_release
+        sched = self._sched = Scheduler(
+            agents,
+            strategy=strategy or workflow.strategy,
+            max_concurrency=workflow.max_concurrency,
+            coordinator=coordinator_agent,
+        )
+        records = self.records = build_records(workflow, sched)
+        self._check_routes()
+        order = order_records(records, workflow)
+        rank_records(order, sched)
+        self.n_completed = 0
+        self._preset = preset or {}
+        self._watch: dict[TaskResult, asyncio.Future[TaskResult]] = {}  # delegated tasks
+        # ids of delegated tasks: their failures go to the parent waiting for them (which may
+        # handle them), not straight to on_failure, and do not decide the run's status
+        self._subtasks: set[str] = set()
+        if preset:
+            self._apply_preset(preset)
+        self._roots = [r for r in order if not r.waiting and r.status is PENDING]
+
+        self.status = RunStatus.RUNNING
+        self.started_at = time.time()
+        self.finished_at: float | None = None
+        self.total = len(records)
+        self.n_running = 0
+        self.n_failed = 0
+        self.n_skipped = 0
+        self.n_cancelled = 0
+        self.n_retrying = 0
+        self.n_attempts = 0
+        self._remaining = len(records) - self.n_completed
+        self._queue: deque[tuple[TaskResult, Agent]] = deque()
+        self._active = 0  # workers draining the queue (not suspended in a handler)
+        self._workers: set[asyncio.Task[None]] = set()
+        self._inflight: dict[TaskResult, None] = {}  # suspended handlers, insertion-ordered
+        self.events: list[dict[str, Any]] = []
+        self._stopping = False
+        self._cancelled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: asyncio.Future[None] | None = None
+
+    def _apply_preset(self, preset: dict[str, dict[str, Any]]) -> None:
+        """Restore tasks from an earlier run (resume) or the result cache.
+
+        A ``completed`` entry is final: the task keeps its result and never runs. Any other
+        entry only carries its attempt count over, and the task runs again.
+        """
+        for tid, saved in preset.items():
+            rec = self.records.get(tid)
+            if rec is None:
+                continue
+            rec.attempts = saved.get("attempts") or 0
+            if saved.get("status") != COMPLETED:
+                continue
+            rec.status = COMPLETED
+            rec.result = saved.get("result")
+            rec.agent = saved.get("agent")
+            rec.started_at = saved.get("started_at")
+            rec.finished_at = saved.get("finished_at")
+            self.n_completed += 1
+            for d in rec.dependents:
+                d.waiting -= 1
+
+    def restore(self, preset: dict[str, dict[str, Any]]) -> None:
+        """Apply ``preset`` (as ``Run(preset=...)``) to a run that has not started: the store
+        finds resumed states and cache hits only once the run is built."""
+        if self._loop is not None:
+            raise RuntimeError("Run.restore() must come before the run starts")
+        self._preset = {**self._preset, **preset}
+        self._apply_preset(preset)
+        self._roots = [r for r in self.records.values() if not r.waiting and r.status is PENDING]
+        self._remaining = self.total - self.n_completed
+
+    def _check_routes(self) -> None:
+        sched = self._sched
+        empty = {r for r in sched.routes.values() if not r.agents}
+        for key in [k for k in sched.routes if k.startswith("pattern:")]:
+            # a pattern task's participants are the agents of its capability (or its agent)
+            for rec in self.records.values():
+                t = rec.task
+                if t.pattern is not None and rec.route.key == key:
+                    probe = Task(t.id, capability=t.capability, agent=t.agent)
+                    if not sched.route_for(probe).agents:
+                        empty.add(sched.routes[probe.route])
+        if not empty:
+            return
+        t = next(
+            rec.task
+            for rec in self.records.values()
+            if rec.route in empty
+            or (rec.task.pattern is not None and sched.routes.get(rec.task.route) in empty)
+        )
+        src = self.workflow.source
+        prefix = f"{src}: " if src else ""
+        known = sorted({c for a in self._sched.agents.values() for c in a.capabilities})
+        if t.agent is not None:
+            names = ", ".join(sorted(self._sched.agents)) or "none"
+            raise CapabilityError(
+                f"{prefix}task {t.id!r}: agent {t.agent!r} is not registered "
+                f"(agents: {names}). Register it or fix the name.",
+                file=src,
+                task=t.id,
+                field="agent",
+            )
+        raise CapabilityError(
+            f"{prefix}task {t.id!r}: no agent has capability {t.capability!r} "
+            f"(capabilities: {', '.join(known) or 'none'}). Add an agent for it or fix the name.",
+            file=src,
+            task=t.id,
+            field="capability",
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        """Run every task to a final state and return the result.
+
+        If the awaiting task is cancelled, running handlers are cancelled, the rest is skipped,
+        and CancelledError propagates once every worker has stopped.
+        """
+        loop = self._loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self.started_at = time.time()
+        push = self._sched.push
+        for rec in self._roots:
+            rec.status = READY
+            push(rec)
+        self._roots = []
+        self._dispatch()
+        try:
+            if self._remaining:
+                await self._done
+        except asyncio.CancelledError:
+            self._cancelled = True
+            self._stop("the run was cancelled")
+            await self._join_workers()
+            self._close()
+            raise
+        await self._join_workers()
+        self._close()
+        return self.result()
+
+    async def _join_workers(self) -> None:
+        if self._workers:
+            await asyncio.wait(list(self._workers))
+
+    def _close(self) -> None:
+        self.finished_at = time.time()
+        if self._cancelled:
+            self.status = RunStatus.CANCELLED
+        elif self.n_completed == self.total or self._own_completed():
+            self.status = RunStatus.COMPLETED
+        elif self.on_failure == "continue" and self.n_completed:
+            self.status = RunStatus.PARTIAL
+        else:
+            self.status = RunStatus.FAILED
+        if self._sink is not None:
+            self._sink("run", None)  # type: ignore[arg-type]
+
+    def _own_completed(self) -> bool:
+        """Every task of the workflow completed; delegated ones that did not were abandoned
+        or handled by their parent."""
+        subs = self._subtasks
+        if not subs:
+            return False
+        return all(r.status is COMPLETED for r in self.records.values() if r.id not in subs)
+
+    def _dispatch(self) -> None:
+        if self._stopping:
+            return
+        self._sched.assign(self._queue)
+        if self._queue and not self._active:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._active += 1
+        worker = self._loop.create_task(self._drain())  # type: ignore[union-attr]
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        sink = self._sink
+        now = time.time
+        streak = 0
+        try:
+            while queue:
+                rec, agent = queue.popleft()
+                if rec.status is not READY:  # abandoned while it waited
+                    self._sched.release(agent, None)
+                    continue
+                if agent.state is TERMINATED:  # went away after the assignment
+                    self._sched.release(agent, None)
+                    self._sched.push(rec)
+                    self._dispatch()
+                    continue
+                rec.status = RUNNING
+                attempt = rec.attempts = rec.attempts + 1
+                rec.agent = agent.name
+                rec.started_at = now()
+                rec.error = None
+                self.n_running += 1
+                self.n_attempts += 1
+                if sink is not None:
+                    sink("start", rec)
+                ctx = Context(self, rec, agent.name, attempt)
+                executor = agent.executor
+                if executor == "thread":
+                    aw = self._loop.run_in_executor(  # type: ignore[union-attr]
+                        self.pool, copy_context().run, agent._fn, ctx
+                    )
+                    await self._await_rest(rec, agent, aw)
+                    continue
+                try:
+                    if executor == "inline":
+                        cv = copy_context()
+                        res = cv.run(agent._fn, ctx)
+                    else:
+                        cv = None
+                        res = agent._fn(ctx)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    self._fail(rec, agent, exc)
+                    continue
+                if type(res) is CoroutineType:
+                    if cv is None:
+                        cv = copy_context()
+                    try:
+                        first = cv.run(res.send, None)
+                    except StopIteration as stop:
+                        self._succeed(rec, agent, stop.value)
+                    except KeyboardInterrupt:
+                        raise
+                    except BaseException as exc:
+                        self._fail(rec, agent, exc)
+                    else:
+                        await self._await_rest(rec, agent, _Resume(res, first, cv))
+                        streak = 0
+                        continue
+                elif hasattr(res, "__await__"):
+                    await self._await_rest(rec, agent, res)
+                    streak = 0
+                    continue
+                else:
+                    self._succeed(rec, agent, res)
+                streak += 1
+                if streak >= _FAIRNESS:
+                    streak = 0
+                    await asyncio.sleep(0)
+        finally:
+            self._active -= 1
+
+    async def _await_rest(self, rec: TaskResult, agent: Agent, aw: Any) -> None:
+        """Await a handler that suspended; this worker is its task until it ends."""
+        self._active -= 1
+        if self._queue and not self._active:
+            self._spawn()
+        worker = rec.worker = asyncio.current_task()
+        self._inflight[rec] = None
+        timer = None
+        if rec.task.timeout is not None:
+            left = rec.task.timeout - (time.time() - rec.started_at)  # type: ignore[operator]
+            timer = self._loop.call_later(max(0.0, left), self._expire, rec)  # type: ignore[union-attr]
+        error: BaseException | None = None
+        value: Any = None
+        try:
+            value = await aw
+            if type(value) is CoroutineType:  # a sync callable in a thread returned one
+                value = await value
+        except asyncio.CancelledError as exc:
+            if rec.cancel_reason is None and worker.cancelling():  # type: ignore[union-attr]
+                raise  # not ours: the loop is going away
+            error = exc  # ours, or the handler raised it itself
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            error = exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            rec.worker = None
+            del self._inflight[rec]
+            self._active += 1
+        reason = rec.cancel_reason
+        if reason is not None:
+            # ours, whether it surfaced as CancelledError or the handler swallowed it
+            worker.uncancel()  # type: ignore[union-attr]
+            self._interrupted(rec, agent, reason)
+        elif error is not None:
+            self._fail(rec, agent, error)
+        else:
+            self._succeed(rec, agent, value)
+
+    def _expire(self, rec: TaskResult) -> None:
+        if rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
+            rec.cancel_reason = "timeout"
+            rec.worker.cancel()
+
+    def _interrupted(self, rec: TaskResult, agent: Agent, reason: str) -> None:
+        rec.cancel_reason = None
+        if reason == "timeout":
+            t = rec.task.timeout
+            self._fail(rec, agent, TimeoutError(f"timed out after {t:g}s"), error="timeout")
+            return
+        rec.finished_at = time.time()
+        self._sched.release(agent, None)  # stopped, not failed: nothing for the breaker
+        self.n_running -= 1
+        if reason.startswith("reassigned"):
+            # the agent went away (terminated, missed heartbeats): not the task's fault
+            rec.error = reason
+            if rec.tried is None:
+                rec.tried = {agent.name}
+            else:
+                rec.tried.add(agent.name)
+            if self._sink is not None:
+                self._sink("retry", rec)
+            rec.status = READY
+            self._sched.push(rec)
+            self._dispatch()
+            return
+        # cancelled because the run stops: final, no retry, no breaker count
+        rec.status = CANCELLED
+        rec.error = f"cancelled: {reason}"
+        self.n_cancelled += 1
+        if self._sink is not None:
+            self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
+        self._settled()
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _succeed(self, rec: TaskResult, agent: Agent, value: Any) -> None:
+        if type(value) not in _ATOMS:
+            problem = json_problem(value)
+            if problem is not None:
+                exc = ResultError(
+                    f"task {rec.id!r}: agent {agent.name!r} returned {problem}, which is not "
+                    "JSON. Results cross process boundaries: return dicts, lists, strings, "
+                    "numbers, booleans or None.",
+                    task=rec.id,
+                    field="result",
+                )
+                self._fail(rec, agent, exc, retry=False)
+                return
+        finished = rec.finished_at = time.time()
+        agent.completed += 1
+        agent.total_latency += finished - rec.started_at  # type: ignore[operator]
+        self._sched.release(agent, True)
+        rec.status = COMPLETED
+        rec.result = value
+        self.n_running -= 1
+        self.n_completed += 1
+        if self._sink is not None:
+            self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
+        if rec.dependents:
+            push = self._sched.push
+            for d in rec.dependents:
+                w = d.waiting = d.waiting - 1
+                if not w and d.status is PENDING:
+                    d.status = READY
+                    push(d)
+        self._remaining -= 1
+        if self._remaining:
+            if self._sched._ready:  # else nothing waits for the capacity just freed
+                self._dispatch()
+        else:
+            self._finish()
+        if self._on_release is not None:  # other runs may wait for this agent, even at the end
+            self._on_release()
+
+    def _fail(
+        self,
+        rec: TaskResult,
+        agent: Agent,
+        exc: BaseException,
+        *,
+        retry: bool = True,
+        error: str | None = None,
+    ) -> None:
+        finished = rec.finished_at = time.time()
+        agent.failed += 1
+        agent.total_latency += finished - rec.started_at  # type: ignore[operator]
+        cooldown = self._sched.release(agent, False)
+        self.n_running -= 1
+        rec.error = error or _describe(exc)
+        if _DEBUG:
+            import logging
+
+            logging.getLogger("podium").debug("task %s failed on %s: %r", rec.id, agent.name, exc)
+        if cooldown is not None and not self._stopping:
+            self._loop.call_later(cooldown, self._dispatch)  # type: ignore[union-attr]
+        policy = rec.task.retry
+        if retry and not self._stopping and rec.attempts < policy.max_attempts:
+            rec.status = RETRYING
+            self.n_retrying += 1
+            if rec.tried is None:
+                rec.tried = {agent.name}
+            else:
+                rec.tried.add(agent.name)
+            if self._sink is not None:
+                self._sink("retry", rec)
+            delay = policy.delay(rec.attempts, random.random())
+            rec.timer = self._loop.call_later(delay, self._retry, rec)  # type: ignore[union-attr]
+            self._dispatch()
+            return
+        rec.status = FAILED
+        self.n_failed += 1
+        if self._sink is not None:
+            self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
+        if self.on_failure == "fail_fast" and rec.id not in self._subtasks:
+            self._stop(f"task {rec.id!r} failed")
+        else:
+            self._skip_dependents(rec)
+        self._settled()
+
+    def _retry(self, rec: TaskResult) -> None:
+        rec.timer = None
+        if rec.status is not RETRYING:
+            return
+        self.n_retrying -= 1
+        rec.status = READY
+        self._sched.push(rec)
+        self._dispatch()
+
+    def _settled(self) -> None:
+        """A task reached a final state other than completed."""
+        self._remaining -= 1
+        if self._remaining:
+            self._dispatch()
+        else:
+            self._finish()
+        if self._on_release is not None:  # its agent's capacity is free for other runs too
+            self._on_release()
+
+    def _finish(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _skip(self, rec: TaskResult, why: str) -> None:
+        if rec.timer is not None:
+            rec.timer.cancel()
+            rec.timer = None
+        if rec.status is RETRYING:
+            self.n_retrying -= 1
+        rec.status = SKIPPED
+        rec.error = why
+        self.n_skipped += 1
+        self._remaining -= 1
+        if self._sink is not None:
+            self._sink("end", rec)
+        if self._watch:
+            self._notify(rec)
+
+    def _skip_dependents(self, failed: TaskResult) -> None:
+        why = f"skipped: dependency {failed.id!r} failed"
+        stack = list(failed.dependents)
+        while stack:
+            rec = stack.pop()
+            if rec.status is PENDING:
+                self._skip(rec, why)
+                stack.extend(rec.dependents)
+
+    def _stop(self, why: str) -> None:
+        """Cancel running handlers and skip every task that has not started."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for rec, agent in self._queue:
+            self._sched.release(agent, None)  # never ran
+            self._skip(rec, f"skipped: {why}")
+        self._queue.clear()
+        self._sched.drain()
+        for rec in self.records.values():
+            if rec.status is PENDING or rec.status is READY or rec.status is RETRYING:
+                self._skip(rec, f"skipped: {why}")
+        for rec in list(self._inflight):
+            if rec.cancel_reason is None:
+                rec.cancel_reason = why
+                rec.worker.cancel()
+        if not self._remaining:
+            self._finish()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Tasks per state, for progress displays."""
+        ready = self._sched.waiting() + len(self._queue)
+        done = (
+            self.n_completed
+            + self.n_failed
+            + self.n_skipped
+            + self.n_cancelled
+            + self.n_running
+            + self.n_retrying
+        )
+        return {
+            "pending": self.total - done - ready,
+            "ready": ready,
+            "running": self.n_running,
+            "retrying": self.n_retrying,
+            "completed": self.n_completed,
+            "failed": self.n_failed,
+            "skipped": self.n_skipped,
+            "cancelled": self.n_cancelled,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        end = self.finished_at or time.time()
+        duration = end - self.started_at
+        finished = self.n_completed + self.n_failed
+        agents = {a.name: a.stats() for a in self._sched.agents.values()}
+        return {
+            "total": self.total,
+            "completed": self.n_completed,
+            "failed": self.n_failed,
+            "skipped": self.n_skipped,
+            "cancelled": self.n_cancelled,
+            "in_progress": self.n_running,
+            "attempts": self.n_attempts,
+            "success_rate": round(self.n_completed / finished, 4) if finished else None,
+            "duration": round(duration, 6),
+            "tasks_per_second": round(self.n_completed / duration, 1) if duration > 0 else None,
+            "agents": agents,
+        }
+
+    def result(self) -> RunResult:
+        return RunResult(
+            self.run_id,
+            self.workflow.name,
+            self.status,
+            self.records,
+            self.stats(),
+            self.started_at,
+            self.finished_at,
+        )
+
+    @property
+    def agents(self) -> dict[str, Agent]:
+        return self._sched.agents
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self._sched
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

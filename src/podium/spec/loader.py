@@ -1,0 +1,215 @@
+"""Workflow files (YAML or JSON): load, validate with pydantic, turn into a `Workflow`.
+
+Every problem becomes a `ValidationError` (or `HandlerError`) that names the file, the task
+and the field, and says what to do; unknown fields are errors, so typos do not pass silently.
+Agents are built by their kind (``kind:``, default ``python``; see `podium.agents.kinds`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from .._utils.json_values import json_problem
+from ..agents.agent import Agent
+from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
+from ..errors import ValidationError
+from .files import parse_json, parse_yaml
+from .models import RetrySpec, TaskSpec, WorkflowSpec
+from .workflow import Retry, Task, Workflow, parse_priority
+
+__all__ = ["build_agent", "load_workflow", "parse_workflow", "read_file"]
+
+
+def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a YAML or JSON workflow file into a mapping; errors name the file and line."""
+    p = Path(path)
+    src = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationError(f"{src}: no such file.", file=src) from None
+    except IsADirectoryError:
+        raise ValidationError(f"{src}: is a directory, not a workflow file.", file=src) from None
+    except UnicodeDecodeError:
+        raise ValidationError(f"{src}: is not UTF-8 text.", file=src) from None
+    except OSError as exc:
+        raise ValidationError(f"{src}: cannot read it: {exc.strerror}.", file=src) from None
+    data = parse_json(text, src) if p.suffix.lower() == ".json" else parse_yaml(text, src)
+    if data is None:
+        raise ValidationError(
+            f"{src}: the file is empty. A workflow file is a mapping with 'name' and 'tasks'.",
+            file=src,
+        )
+    if not isinstance(data, dict):
+        raise ValidationError(
+            f"{src}: a workflow file is a mapping with 'name' and 'tasks', "
+            f"not {type(data).__name__}.",
+            file=src,
+        )
+    return data
+
+
+def load_workflow(path: str | os.PathLike[str]) -> Workflow:
+    """Load and validate a workflow file; handlers are imported relative to its folder."""
+    return parse_workflow(read_file(path), source=str(path))
+
+
+def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workflow:
+    """Validate a workflow mapping (as read from a file) and build the `Workflow`."""
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _convert(exc, data, source) from None
+    prefix = f"{source}: " if source else ""
+    wf = Workflow(
+        spec.name,
+        on_failure=spec.on_failure,
+        max_concurrency=spec.max_concurrency,
+        strategy=spec.strategy,
+        source=source,
+    )
+    origin = Origin(source, Path(source).resolve().parent if source else None)
+    names: set[str] = set()
+    for i, raw in enumerate(spec.agents):
+        agent = build_agent(raw, origin, index=i, data=data)
+        if agent.name in names:
+            raise ValidationError(
+                f"{prefix}agent name {agent.name!r} is used more than once.",
+                file=source,
+                field="agents",
+            )
+        names.add(agent.name)
+        wf.add_agent(agent)
+    for t in spec.tasks:
+        where = f"{prefix}task {t.id!r}: "
+        options = t.options
+        if t.pattern is not None or _has_pattern_block(t):
+            from .patterns import default_route, spec_options
+
+            options = spec_options(t, file=source)
+            if t.capability is None and t.agent is None:
+                t.capability, t.agent = default_route(t.pattern, options)  # type: ignore[arg-type]
+        if (t.capability is None) == (t.agent is None):
+            raise ValidationError(
+                f"{where}give exactly one of 'capability' or 'agent'.",
+                file=source,
+                task=t.id,
+                field="capability",
+            )
+        problem = json_problem(t.input)
+        if problem is not None:
+            raise ValidationError(
+                f"{where}input contains {problem}, which is not JSON.",
+                file=source,
+                task=t.id,
+                field="input",
+            )
+        retry = None
+        if t.retry is not None:
+            retry = Retry(**t.retry.model_dump())
+        wf.add(
+            Task(
+                t.id,
+                capability=t.capability,
+                agent=t.agent,
+                input=t.input,
+                depends_on=t.depends_on,
+                priority=parse_priority(t.priority, task=t.id, file=source),
+                timeout=t.timeout,
+                retry=retry,
+                cache=t.cache,
+                cache_key=t.cache_key,
+                pattern=t.pattern,
+                options=options,
+            )
+        )
+    return wf
+
+
+def build_agent(
+    raw: dict[str, Any],
+    origin: Origin = Origin(),
+    *,
+    index: int = 0,
+    data: dict[str, Any] | None = None,
+) -> Agent:
+    """Build one agent from its mapping in a file's ``agents:`` list, through its kind."""
+    source = origin.file
+    name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    kind = get_kind(raw.get("kind", "python"), file=source, agent=name)
+    try:
+        spec = kind.spec.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        doc = data if data is not None else {"agents": [raw]}
+        raise _convert(exc, doc, source, prefix=("agents", index), agent_model=kind.spec) from None
+    try:
+        return kind.build(spec, origin)
+    except ValidationError as exc:
+        if exc.file is not None:  # already says where
+            raise
+        raise ValidationError(
+            f"{origin.prefix}{exc.message}", file=source, field=f"agents.{exc.field}"
+        ) from None
+
+
+def _has_pattern_block(t: TaskSpec) -> bool:
+    return any(b is not None for b in (t.auction, t.consensus, t.delegation, t.pipeline, t.swarm))
+
+
+def _convert(
+    exc: pydantic.ValidationError,
+    data: dict[str, Any],
+    source: str | None,
+    *,
+    prefix: tuple[Any, ...] = (),
+    agent_model: type[AgentSpec] = AgentSpec,
+) -> ValidationError:
+    err = exc.errors()[0]
+    loc = [*prefix, *err["loc"]]
+    full = list(loc)
+    task_id = None
+    head = f"{source}: " if source else ""
+    where = ""
+    if len(loc) >= 2 and loc[0] in ("tasks", "agents") and isinstance(loc[1], int):
+        items = data.get(loc[0])
+        item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
+        ident = item.get("id" if loc[0] == "tasks" else "name") if isinstance(item, dict) else None
+        kind = "task" if loc[0] == "tasks" else "agent"
+        if loc[0] == "tasks" and isinstance(ident, str):
+            task_id = ident
+        where = f"{kind} {ident!r}: " if ident is not None else f"{kind} #{loc[1] + 1}: "
+        loc = loc[2:]
+    field = ".".join(str(p) for p in loc if not isinstance(p, int)) or None
+    if err["type"] == "extra_forbidden":
+        name = str(loc[-1])
+        allowed = _allowed_fields(full, agent_model)
+        hint = difflib.get_close_matches(name, allowed, n=1)
+        fix = f" Did you mean {hint[0]!r}?" if hint else f" Allowed: {', '.join(allowed)}."
+        msg = f"{head}{where}unknown field {name!r}.{fix}"
+    elif err["type"] == "missing":
+        msg = f"{head}{where}field {field!r} is required."
+    else:
+        shown = f"field {field!r}" if field else "value"
+        msg = f"{head}{where}{shown}: {err['msg']} (got {err.get('input')!r})."
+    return ValidationError(msg, file=source, task=task_id, field=field)
+
+
+def _allowed_fields(loc: list[Any], agent_model: type[AgentSpec]) -> list[str]:
+    nested: dict[str, type[BaseModel]] = {
+        "tasks": TaskSpec,
+        "agents": agent_model,
+        "retry": RetrySpec,
+        "circuit_breaker": BreakerSpec,
+        "replicas": ReplicasSpec,
+    }
+    model: type[BaseModel] = WorkflowSpec
+    for part in loc[:-1]:
+        if isinstance(part, str) and part in nested:
+            model = nested[part]
+    return sorted(model.model_fields)

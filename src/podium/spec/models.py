@@ -1,0 +1,54 @@
+"""The workflow file format as pydantic models: what a file may say, field by field.
+
+Agents are validated by their kind's own model (see `podium.agents.kinds`), so ``agents`` is
+read here as plain mappings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .._utils.models import StrictModel
+
+__all__ = ["RetrySpec", "TaskSpec", "WorkflowSpec"]
+
+
+class RetrySpec(StrictModel):
+    max_attempts: int = Field(1, ge=1, le=1000)
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    initial_delay: float = Field(0.5, ge=0)
+    max_delay: float = Field(30.0, ge=0)
+    jitter: float = Field(0.1, ge=0, le=1)
+
+
+class TaskSpec(StrictModel):
+    id: str = Field(min_length=1)
+    capability: str | None = None
+    agent: str | None = None
+    input: Any = None
+    depends_on: list[str] = Field(default_factory=list)
+    priority: int | str = "medium"
+    timeout: float | None = Field(None, gt=0)
+    retry: RetrySpec | None = None
+    cache: bool = False
+    cache_key: str | None = None
+    pattern: str | None = None
+    options: dict[str, Any] | None = None
+    # a pattern's settings, in a block named after it (see podium.spec.patterns)
+    auction: dict[str, Any] | None = None
+    consensus: dict[str, Any] | None = None
+    delegation: dict[str, Any] | None = None
+    pipeline: dict[str, Any] | None = None
+    swarm: dict[str, Any] | None = None
+
+
+class WorkflowSpec(StrictModel):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    on_failure: Literal["fail_fast", "continue"] = "fail_fast"
+    max_concurrency: int | None = Field(None, ge=1)
+    strategy: Literal["score", "least_loaded", "round_robin"] | None = None
+    agents: list[dict[str, Any]] = Field(default_factory=list)
+    tasks: list[TaskSpec] = Field(min_length=1)
