@@ -160,6 +160,8 @@ class SQLiteStore(Store):
         if up_to_date(version, self._error):
             return
         try:
+            if not tables and migrations.create_sqlite(conn):
+                return  # a new store: made from the schema at HEAD, without Alembic
             migrations.upgrade(f"sqlite:///{os.path.abspath(self.path)}")
         except Exception as exc:
             cause = getattr(exc, "orig", None) or exc
