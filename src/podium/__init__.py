@@ -1,8 +1,24 @@
 """podium: orchestrate many agents working together on one goal.
 
-Layout: ``workflow`` (tasks and DAGs built in code), ``spec`` (workflow files), ``agents``,
-``orchestrator`` (the Python API), ``result``; the engine (``_engine``), the scheduler
-(``_scheduler``) and the graph analysis (``_graph``) are private.
+The package, from the people-facing top down to the pieces everything else uses::
+
+    orchestrator.py  the Python API: register agents, run and resume workflows, live control
+    cli/             the ``podium`` command line (parse, call the API, print)
+    report/          the HTML report of a recorded run
+    engine/          one run: the task state machine, the pure scheduler, live changes, the
+                     context a handler sees, the recorder that writes transitions to a store
+    patterns/        consensus, auction, pipeline, delegation, swarm (coordinator handlers)
+    stores/ bus/     where runs are kept (memory, SQLite, PostgreSQL); agent messaging
+                     (memory, Redis)
+    spec/            the workflow format: files, models, code-built workflows, DAG analysis
+    agents/          agents, pools, their upkeep, and the kinds of agent (``kind:``)
+    result.py        what a run gives back: task and run results and their states
+    errors.py        every error podium raises on purpose
+    _utils/          JSON checks, the strict model base, code named by files
+
+Lower parts never import higher ones (tests/test_layers.py). Users import from ``podium``
+(and ``podium.stores``, ``podium.bus``, ``podium.agents``, ``podium.patterns``); underscored
+names can change without notice.
 """
 
 import os
