@@ -317,6 +317,22 @@ async def test_agent_lifecycle() -> None:
     assert agent.state is podium.AgentState.TERMINATED
 
 
+async def test_a_workflows_own_agents_live_for_one_run() -> None:
+    # agents declared by a workflow (file) hold resources for the run: an MCP server's process
+    orch = podium.Orchestrator()
+    agent = Tracked(name="own")
+    wf = podium.Workflow("w")
+    wf.add_agent(agent)
+    wf.task("a", capability="x")
+    assert (await guard(orch.run(wf)))["a"] == "running"
+    assert agent.calls == ["setup in initializing", "teardown"]
+    assert agent.state is podium.AgentState.CREATED  # set up again by the next run
+    await guard(orch.run(wf))
+    assert agent.calls == ["setup in initializing", "teardown"] * 2
+    await orch.close()
+    assert len(agent.calls) == 4
+
+
 async def test_async_with_closes_the_orchestrator() -> None:
     async with podium.Orchestrator() as orch:
         agent = orch.register(Tracked(name="t"))

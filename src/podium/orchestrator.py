@@ -237,6 +237,7 @@ class Orchestrator(LiveAgents):
             self._remember(run)
             if not self._active:
                 await self._supervisor.stop()
+            await self._teardown_own_agents(run)
             recorder = self._recorders.pop(run.run_id, None)
             if recorder is not None:
                 from .engine.recorder import finish
@@ -511,6 +512,29 @@ class Orchestrator(LiveAgents):
                     field="setup",
                 ) from exc
             a.state = AgentState.PAUSED if a.hold else AgentState.IDLE
+
+    async def _teardown_own_agents(self, run: Run) -> None:
+        """Tear down the agents a workflow file declared: they live for one run (an MCP
+        server's process, a client), and are set up again if the workflow runs again. Agents
+        registered here, pools and agents another live run still uses stay up; so do agents
+        with nothing to tear down (their state and statistics stay readable after the run)."""
+        shared = {id(a) for r in self._active.values() for a in r.agents.values()}
+        for a in run.workflow.agents:
+            if (
+                type(a).teardown is Agent.teardown
+                or a.replicas is not None
+                or self.agents.get(a.name) is a
+                or id(a) in shared
+                or a.state in (AgentState.CREATED, AgentState.TERMINATED)
+            ):
+                continue
+            try:
+                await a.teardown()
+            except Exception as exc:  # the run is over: say so, do not fail it
+                error = f"{type(exc).__name__}: {exc}"
+                run.event("agent_teardown_failed", agent=a.name, error=error)
+            finally:
+                a.state = AgentState.CREATED
 
     def _share_agents(self) -> None:
         # Runs that share agents must hear when one of them frees capacity.
