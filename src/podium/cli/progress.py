@@ -3,7 +3,8 @@
 The display polls ``run.counts()`` (a few integer reads) every ~100 ms instead of hearing about
 every task, so it costs the same for ten tasks as for a million. On a terminal it is a rich
 progress bar with counts per state; anywhere else (a pipe, a CI log) it prints a plain line
-now and then and no control codes.
+now and then and no control codes. Tasks that stream their answer (`Context.stream`, LLM
+and LangChain agents) get a line each under the bar, on a terminal only.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..engine.run import Run
 
-__all__ = ["describe_counts", "follow"]
+__all__ = ["describe_counts", "follow", "stream_lines"]
 
 _FINAL = ("completed", "failed", "skipped", "cancelled")
 # (key in the text, colour); "waiting" is pending + ready
@@ -52,6 +53,24 @@ def describe_counts(counts: dict[str, int], *, markup: bool = False) -> str:
     return " · ".join(parts)
 
 
+def stream_lines(run: Run, limit: int = 4) -> list[tuple[str, str]]:
+    """``(task id, last line)`` of up to ``limit`` running tasks that stream their answer
+    (`Context.stream`); tasks that ended are forgotten."""
+    streams = getattr(run, "streams", None)
+    if not streams:
+        return []
+    out = []
+    for tid, text in list(streams.items()):
+        rec = run.records.get(tid)
+        if rec is None or rec.status != "running":
+            del streams[tid]
+            continue
+        line = text.rstrip().rpartition("\n")[2].strip()
+        if line:
+            out.append((tid, line))
+    return out[-limit:]
+
+
 async def follow(
     run: Run,
     console: Console,
@@ -72,8 +91,17 @@ async def follow(
 
 async def _live(run: Run, console: Console, interval: float) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
-    progress = Progress(
+    class _Progress(Progress):
+        def get_renderables(self) -> Any:
+            yield from super().get_renderables()
+            for tid, line in stream_lines(run):  # what streaming agents are saying now
+                yield Text.assemble(
+                    (f"  {tid}: ", "cyan"), (line, "dim"), no_wrap=True, overflow="ellipsis"
+                )
+
+    progress = _Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),

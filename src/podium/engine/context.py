@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Context"]
 
+_STREAM_TAIL = 240  # characters of a streamed answer kept per task, for the live display
+
 
 class Context:
     """The argument of every handler.
@@ -76,6 +78,22 @@ class Context:
     def options(self) -> dict[str, Any]:
         """Extra fields of the task (pattern settings and the like)."""
         return self._rec.task.options or {}
+
+    def stream(self, text: str) -> None:
+        """Show ``text``, the next piece of an answer that arrives bit by bit (an LLM's
+        tokens), live under `podium run`'s progress bar while this task runs.
+
+        >>> async for token in model.astream(prompt):
+        ...     ctx.stream(token)
+
+        Only a bounded tail is kept; outside a terminal nothing is shown.
+        """
+        run = self._run
+        streams = getattr(run, "streams", None)
+        if streams is None:  # the first streamed piece of the run: nothing costs before it
+            streams = run.streams = {}  # type: ignore[attr-defined]
+        tail = streams.get(self._rec.id, "") + text
+        streams[self._rec.id] = tail[-_STREAM_TAIL:]
 
     # -- messaging -----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Agent kinds: every way of running an agent, behind one small interface (see `base`).
 
-``kind: python`` (the default) runs a Python function or class in this process. More kinds
-register here; each is imported only when a workflow uses it.
+``kind: python`` (the default) runs a Python function or class in this process; ``kind:
+langchain`` a LangChain Runnable; ``kind: mcp`` the tools of an MCP server. More kinds register
+here; each is imported only when a workflow uses it (and its library only then).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = [
 # name -> a kind, or "module:Class" of one still to import (podium's own, never from data)
 _KINDS: dict[str, AgentKind | str] = {
     "python": "podium.agents.kinds.python:PythonKind",
+    "langchain": "podium.agents.kinds.langchain:LangChainKind",
+    "mcp": "podium.agents.kinds.mcp:MCPKind",
 }
 
 
