@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"engine"},
     {"orchestrator", "report"},
     {"demo"},
-    {"cli"},
+    {"cli", "mcp_server"},  # podium mcp: another front end, sharing the CLI's run documents
     {"__main__"},
 ]
 TOP_LEVEL_MAX = 8  # modules at the top of src/podium/, __init__ and __main__ aside
