@@ -28,7 +28,6 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="podium",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     # plain click help: rich's help formatter alone costs ~0.1 s of imports at every start
     rich_markup_mode=None,

@@ -10,17 +10,15 @@ from typing import Annotated
 import typer
 
 from .execute import execute, prepare
-from .options import FileArg, JsonOpt
+from .options import FileArg, JsonOpt, command
 from .output import check_out, print_json, say, user_errors, write_report
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(run)
-    app.command()(validate)
-    app.command()(graph)
-    app.command()(demo)
+    for fn in (run, validate, graph, demo):
+        command(app, fn)
 
 
 def run(
@@ -122,7 +120,7 @@ def graph(
 def demo(
     out: Annotated[
         Path,
-        typer.Option("--out", "-o", help="Where to write the Markdown report."),
+        typer.Option("--out", "-o", metavar="FILE", help="Where to write the Markdown report."),
     ] = Path("podium-report.md"),
     json_out: JsonOpt = False,
 ) -> None:

@@ -1,11 +1,14 @@
-"""Arguments and options that several commands share."""
+"""Arguments and options that several commands share, and how a command's help is printed."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 FileArg = Annotated[
     Path,
@@ -15,3 +18,41 @@ JsonOpt = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON document to stdout instead of tables."),
 ]
+
+
+class Command(TyperCommand):
+    """A command whose help reads like its docs: ``podium run [OPTIONS] FILE`` (not
+    ``{FILE}``), and an argument listed by its name alone (not ``FILE <path>``)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p for p in pieces]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            rv = param.get_help_record(ctx)
+            if rv is None:
+                continue
+            if param.param_type_name == "argument":
+                args.append((param.metavar or rv[0], rv[1]))
+            else:
+                opts.append(rv)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def first_sentence(fn: Callable[..., Any]) -> str:
+    """The first sentence of ``fn``'s docstring: the command's line in ``podium --help``,
+    given in full (click would cut a longer first line with "...")."""
+    doc = inspect.getdoc(fn) or ""
+    text = " ".join(doc.split("\n\n", 1)[0].split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def command(app: typer.Typer, fn: Callable[..., Any]) -> None:
+    """Add ``fn`` to ``app`` as a command with podium's help format."""
+    app.command(cls=Command, short_help=first_sentence(fn))(fn)

@@ -39,11 +39,10 @@ JsonOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the commands of this module to ``app``."""
-    app.command()(resume)
-    app.command()(runs)
-    app.command()(status)
-    app.command()(logs)
-    app.command()(report)
+    from .options import command
+
+    for fn in (resume, runs, status, logs, report):
+        command(app, fn)
 
 
 # -- reading a store -------------------------------------------------------------------------
@@ -143,11 +142,11 @@ async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
 
 
 def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
-    """Continue a recorded run that was interrupted (or failed) until it ends.
+    """Continue a recorded run that was interrupted or failed.
 
-    Completed tasks are not executed again and keep their results; every other task runs
-    (again). The workflow comes from the store; a workflow file's handlers are imported from
-    the file's folder. Exit codes as for `podium run`.
+    It runs until it ends. Completed tasks are not executed again and keep their results;
+    every other task runs (again). The workflow comes from the store; a workflow file's
+    handlers are imported from the file's folder. Exit codes as for `podium run`.
     """
     from .execute import execute
     from .output import say, user_errors
@@ -184,9 +183,13 @@ def _shown_status(saved: RunRecord) -> str:
 def runs(
     db: DbOpt,
     json_out: JsonOpt = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest runs shown.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="Newest runs shown.")
+    ] = 50,
 ) -> None:
-    """List recorded runs, newest first: id, workflow, status, start, duration, task counts.
+    """List recorded runs, newest first.
+
+    Shows each run's id, workflow, status, start, duration and task counts.
 
     A run shown as `interrupted` was running when its process died: `podium resume` it.
     """
@@ -254,8 +257,9 @@ class _Row:
 
 
 def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
-    """Show every task's state in a recorded run (`--json`: the document of `podium run
-    --json`)."""
+    """Show every task's state in a recorded run.
+
+    `--json` prints the same document as `podium run --json`."""
     from types import SimpleNamespace
 
     from .output import duration, print_json, say, summary
@@ -336,8 +340,10 @@ def logs(
         typer.Option("--task", "-t", metavar="ID", help="Only this task (repeat for more)."),
     ] = None,
 ) -> None:
-    """Show the ordered history of a recorded run: who ran what, when, each attempt and
-    error, and run-level events (resumes, agents paused or scaled)."""
+    """Show the ordered history of a recorded run.
+
+    Who ran what and when: each attempt and its error, and run-level events (resumes, agents
+    paused or scaled)."""
     from rich.text import Text
 
     from .output import STYLES, console, duration, print_json
@@ -384,11 +390,18 @@ def report(
     db: DbOpt,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Where to write the HTML page [default: RUN_ID.html]."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Where to write the HTML page [default: RUN_ID.html].",
+        ),
     ] = None,
 ) -> None:
-    """Write a self-contained HTML report of a recorded run: the DAG coloured by outcome, a
-    timeline of tasks per agent, the critical path, the slowest tasks and agent utilisation."""
+    """Write a self-contained HTML report of a recorded run.
+
+    The page shows failures first, then the DAG coloured by outcome, a timeline of tasks per
+    agent, the critical path, the slowest tasks and agent utilisation."""
     from .output import check_out, user_errors, write_report
 
     async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState], list[Transition]]:
