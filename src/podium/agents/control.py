@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._utils.text import did_you_mean
 from ..errors import ValidationError
 from .agent import Agent, AgentState
 
@@ -97,7 +98,8 @@ class LiveAgents:
         agent = agents.get(name)
         if agent is None:
             raise ValidationError(
-                f"no agent named {name!r} (agents: {', '.join(sorted(agents)) or 'none'}).",
+                f"no agent named {name!r} (agents: {', '.join(sorted(agents)) or 'none'})."
+                f"{did_you_mean(name, agents)}",
                 field="agent",
             )
         return agent

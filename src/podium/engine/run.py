@@ -31,6 +31,7 @@ from types import CoroutineType
 from typing import Any
 
 from .._utils.json_values import _ATOMS, json_problem
+from .._utils.text import did_you_mean
 from ..agents.agent import Agent, AgentState
 from ..errors import CapabilityError, ResultError
 from ..patterns import coordinator_agent
@@ -220,14 +221,16 @@ class Run(LiveRun):
             names = ", ".join(sorted(self._sched.agents)) or "none"
             raise CapabilityError(
                 f"{prefix}task {t.id!r}: agent {t.agent!r} is not registered "
-                f"(agents: {names}). Register it or fix the name.",
+                f"(agents: {names}).{did_you_mean(t.agent, self._sched.agents)} "
+                "Register it or fix the name.",
                 file=src,
                 task=t.id,
                 field="agent",
             )
         raise CapabilityError(
             f"{prefix}task {t.id!r}: no agent has capability {t.capability!r} "
-            f"(capabilities: {', '.join(known) or 'none'}). Add an agent for it or fix the name.",
+            f"(capabilities: {', '.join(known) or 'none'}).{did_you_mean(t.capability, known)} "
+            "Add an agent for it or fix the name.",
             file=src,
             task=t.id,
             field="capability",
