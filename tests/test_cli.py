@@ -19,7 +19,7 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "cli_fixtures"
 AGENTS = FIXTURES / "cli_fixture_agents.py"
-RUN_LINE = re.compile(r"^run ([0-9a-zA-Z_-]+) started: workflow '[^']*', \d+ tasks$")
+RUN_LINE = re.compile(r"^run ([0-9a-zA-Z_-]+) started: workflow '[^']*', \d+ tasks?$")
 TASK_KEYS = {"status", "result", "agent", "attempts", "error", "started_at", "finished_at"}
 
 
@@ -145,7 +145,7 @@ def test_validate_ok() -> None:
     path = FIXTURES / "ok.yaml"
     p = podium("validate", str(path))
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith(f"ok {path}: workflow 'cli-ok', 3 tasks, 1 agents, depth 2")
+    assert p.stdout.startswith(f"ok {path}: workflow 'cli-ok', 3 tasks, 1 agent, depth 2")
     assert "'fetch-1' -> 'say \"hi\"'" in p.stdout
 
 
@@ -280,6 +280,16 @@ def test_ctrl_c_cancels_the_run_and_exits_130() -> None:
     assert rows["after"][2] == "skipped"
     assert {row[2] for row in rows.values()} <= {"cancelled", "skipped"}
     assert "Aborted" not in err
+    assert "nothing was recorded (no --db)" in err
+
+
+def test_ctrl_c_with_a_store_says_how_to_resume(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    proc, out, err = _interrupt(signal.SIGINT, "--json", "--db", str(db))
+    assert proc.returncode == 130, err
+    run_id = json.loads(out)["run_id"]
+    assert f"continue it with `podium resume {run_id} --db {db}`" in err
+    assert "Traceback" not in err
 
 
 def test_ctrl_c_with_json_prints_the_cancelled_run() -> None:
@@ -352,6 +362,28 @@ def test_version_and_help() -> None:
     assert p.returncode == 0
     for command in ("run", "validate", "graph", "demo"):
         assert command in p.stdout
+    assert "..." not in p.stdout.split("Commands:")[1], "a command's description was cut"
+    assert "--install-completion" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "command", ["run", "validate", "graph", "demo", "resume", "runs", "status", "logs", "report"]
+)
+def test_help_has_no_typer_artefacts(command: str) -> None:
+    p = podium(command, "--help")
+    assert p.returncode == 0, p.stderr
+    for artefact in ("{", "<int", "<path>", "<text>", "range>"):
+        assert artefact not in p.stdout, f"`podium {command} --help` shows {artefact!r}"
+    assert "[OPTIONS]" in p.stdout.splitlines()[0]
+
+
+def test_shell_completion_completes_commands() -> None:
+    env = {**os.environ, "_PODIUM_COMPLETE": "complete_bash", "COMP_WORDS": "podium ru"}
+    env["COMP_CWORD"] = "1"
+    p = subprocess.run(
+        [sys.executable, "-m", "podium"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert p.stdout.split() == ["run", "runs"], p.stderr
 
 
 def test_cli_import_leaves_heavy_libraries_alone() -> None:
@@ -387,8 +419,11 @@ def test_demo_runs_and_writes_the_report(tmp_path: Path) -> None:
     doc = json.loads(p.stdout)
     assert doc["status"] == "completed"
     assert len(doc["tasks"]) > 1
-    assert out.read_text(encoding="utf-8").strip()
+    text = out.read_text(encoding="utf-8")
+    assert text.strip()
     assert f"report written to {out}" in p.stderr
+    # the search that fails on purpose: the report says why it was retried
+    assert re.search(r"`research-\w+` \(2 attempts; attempt 1 failed: ConnectionError: ", text)
     no_traceback(p)
 
 

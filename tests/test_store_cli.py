@@ -163,10 +163,23 @@ def test_run_ids_and_the_db_url_are_checked(project: Path) -> None:
     assert len(calls(project)) == ran, "nothing ran after the first run"
 
 
+def _empty_store(path: Path) -> None:
+    import asyncio
+
+    from podium.stores import open_store
+
+    async def create() -> None:
+        store = open_store(str(path))
+        await store.open()
+        await store.close()
+
+    asyncio.run(create())
+
+
 @pytest.mark.parametrize("command", ["status", "logs", "resume"])
 def test_an_unknown_run_id_is_named(project: Path, command: str) -> None:
     db = project / "runs.db"
-    podium_cli("runs", "--db", str(db), cwd=project)  # creates an empty store
+    _empty_store(db)
     p = podium_cli(command, "ghost", "--db", str(db), cwd=project)
     assert p.returncode == 2
     assert f"error: {db}: no run with id 'ghost'" in p.stderr and "Traceback" not in p.stderr
@@ -199,7 +212,21 @@ def test_an_unreachable_or_missing_database_is_named(project: Path) -> None:
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert f"error: {url}: cannot connect to PostgreSQL" in p.stderr
     missing = podium_cli("status", "x", "--db", str(project / "no" / "runs.db"), cwd=project)
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.returncode == 2 and "no such store file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["runs"], ["status", "r"], ["logs", "r"], ["report", "r"], ["resume", "r"]]
+)
+def test_commands_that_read_refuse_a_store_file_that_does_not_exist(
+    project: Path, command: list[str]
+) -> None:
+    _empty_store(project / "runs.db")
+    p = podium_cli(*command, "--db", str(project / "run.db"), cwd=project)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert f"error: --db {project / 'run.db'}: no such store file" in p.stderr
+    assert "Did you mean" in p.stderr and "runs.db" in p.stderr
+    assert not (project / "run.db").exists(), "a typo must not create a store"
 
 
 def test_a_workflow_built_in_python_says_how_to_resume_it(project: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from .._utils.text import plural
 from .execute import execute, prepare
 from .options import FileArg, JsonOpt, command
 from .output import check_out, print_json, say, user_errors, write_report
@@ -82,8 +83,9 @@ def validate(file: FileArg, json_out: JsonOpt = False) -> None:
         )
         return
     say(
-        f"ok {file}: workflow {wf.name!r}, {len(wf.tasks)} tasks, {len(prepared.agents)} "
-        f"agents, depth {int(depth)} (critical path: {_shorten(path)})",
+        f"ok {file}: workflow {wf.name!r}, {plural(len(wf.tasks), 'task')}, "
+        f"{plural(len(prepared.agents), 'agent')}, depth {int(depth)} "
+        f"(critical path: {_shorten(path)})",
         stderr=False,
     )
 
@@ -133,11 +135,15 @@ def demo(
         check_out(out)
         from ..demo import DEMO_WORKFLOW, report_markdown
 
-    orch, prepared = prepare(DEMO_WORKFLOW, json_out)
+    import asyncio
+
+    # an in-memory store keeps every attempt, so the report can say why a retry was needed
+    orch, prepared = prepare(DEMO_WORKFLOW, json_out, db="memory")
     code = execute(orch, prepared, json_out)
     if code >= 128:  # interrupted: no report of half a run
         raise typer.Exit(code)
-    text = report_markdown(prepared.result())
+    history = asyncio.run(orch.store.transitions(prepared.run_id))  # type: ignore[union-attr]
+    text = report_markdown(prepared.result(), history)
     with user_errors():  # stdout already holds the run's JSON document
         write_report(out, text)
     raise typer.Exit(code)

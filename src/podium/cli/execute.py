@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._utils.text import plural
 from .output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -26,6 +27,7 @@ from .output import (
 if TYPE_CHECKING:
     from ..engine.run import Run
     from ..orchestrator import Orchestrator
+    from ..stores.base import Store
 
 __all__ = ["Stop", "drive", "execute", "prepare"]
 
@@ -73,7 +75,7 @@ def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
         raise
     except PodiumError as exc:  # e.g. an agent's setup() failed
         return report_error(exc, json_out)
-    code = report_run(run, json_out, stop)
+    code = report_run(run, json_out, stop, orch.store)
     if threads_linger():
         # a sync handler that timed out (or was cancelled) still runs in its thread: the run
         # is over and recorded, so the process should not wait for it once the command ends
@@ -81,8 +83,9 @@ def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     return code
 
 
-def report_run(run: Run, json_out: bool, stop: Stop) -> int:
-    """Print the run's summary (or JSON document) and return its exit code."""
+def report_run(run: Run, json_out: bool, stop: Stop, store: Store | None = None) -> int:
+    """Print the run's summary (or JSON document), say what to do next when it did not
+    complete, and return its exit code."""
     result = run.result()
     status = str(result.status)
     if stop.signum and status == "running":  # interrupted before it could close
@@ -95,9 +98,27 @@ def report_run(run: Run, json_out: bool, stop: Stop) -> int:
     else:
         summary(result)
         finished_line(run, result, status, stderr=False)
+    next_step(run.run_id, status, store, interrupted=bool(stop.signum))
     if stop.signum:
         return 128 + int(stop.signum)
     return EXIT_OK if status == "completed" else EXIT_FAILED
+
+
+def next_step(run_id: str, status: str, store: Store | None, *, interrupted: bool) -> None:
+    """After a run that did not complete: how to continue it, on stderr."""
+    if status == "completed":
+        return
+    url = getattr(store, "url", "") if store is not None else ""
+    if url and url != "memory":
+        from ..stores.base import redact
+
+        resume = f"podium resume {run_id} --db {redact(url)}"
+        if interrupted:
+            say(f"continue it with `{resume}`")
+        else:
+            say(f"after fixing the cause, `{resume}` runs the tasks that did not complete")
+    elif interrupted:
+        say("nothing was recorded (no --db): run it again, with --db FILE to make it resumable")
 
 
 def threads_linger() -> bool:
@@ -123,7 +144,7 @@ async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> Non
             say(f"{what}: cancelling running tasks (press Ctrl-C again to quit at once)")
         elif stop.count == 2:
             n = run.n_running
-            say(f"interrupted again: not waiting for {n} running task{'s' * (n != 1)}")
+            say(f"interrupted again: not waiting for {plural(n, 'running task')}")
         else:
             leave(128 + (stop.signum or signum))
         if main_task is not None:
@@ -140,7 +161,7 @@ async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> Non
             pass
     # the run id comes first, once signals are handled: scripts read it to follow the run
     say(
-        f"run {run.run_id} started: workflow {run.workflow.name!r}, {run.total} tasks",
+        f"run {run.run_id} started: workflow {run.workflow.name!r}, {plural(run.total, 'task')}",
         stderr=json_out,
     )
     console(stderr=json_out).file.flush()
@@ -152,7 +173,7 @@ async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> Non
         await asyncio.wait([watcher])
         if stop.count >= 2:
             # handlers that ignore cancellation would hold asyncio.run's clean-up forever
-            leave(report_run(run, json_out, stop))
+            leave(report_run(run, json_out, stop, orch.store))
         await orch.close()
         for sig in handled:
             loop.remove_signal_handler(sig)

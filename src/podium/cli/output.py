@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from .._utils.text import plural
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -157,25 +159,150 @@ def pick_rows(tasks: dict[str, TaskResult], limit: int) -> list[TaskResult]:
     return [rec for _, rec in chosen]
 
 
+class Column:
+    """A column of a table: ``kind`` is ``"id"`` (ids and names: never cut or wrapped),
+    ``"fixed"`` (short values such as a status or a number: never wrapped) or ``"text"``
+    (free text such as an error: wrapped on a terminal, whatever room is left)."""
+
+    __slots__ = ("kind", "name", "right")
+
+    def __init__(self, name: str, kind: str = "fixed", *, right: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.right = right
+
+
+def table(columns: list[Column], rows: list[list[Any]], *, stderr: bool = False) -> None:
+    """Print rows (cells are strings or rich ``Text``) as a table.
+
+    On a terminal: a table that fits the window. Ids and names are never cut or wrapped:
+    free text wraps, and short columns are cut with an ellipsis (their headers first); when
+    even that does not fit, the plain form below is used.
+    Elsewhere (a pipe, a file): one record per line, columns padded and separated by two
+    spaces, no colour and no trailing spaces, for grep, cut and awk.
+    """
+    out = console(stderr)
+    plain = [[_plain(c) for c in row] for row in rows]
+    widths = [max([len(col.name)] + [len(r[i]) for r in plain]) for i, col in enumerate(columns)]
+    values = [max([3] + [len(r[i]) for r in plain]) for i in range(len(columns))]
+    fitted = _fit(columns, widths, values, out.width) if out.is_terminal else None
+    if fitted is None:
+        lines = [_plain_line(columns, widths, [c.name for c in columns])]
+        lines += [_plain_line(columns, widths, r) for r in plain]
+        target = sys.stderr if stderr else sys.stdout
+        target.write("\n".join(lines) + "\n")
+        target.flush()
+        return
+    _draw(out, columns, fitted, rows, plain)
+
+
+def _draw(
+    out: Console, columns: list[Column], widths: list[int], rows: list[list[Any]], plain: Any
+) -> None:
+    """The terminal form: a bold header, a rule, then each row; free text wraps within its
+    column, short columns are cut with an ellipsis, ids are whole."""
+    import textwrap
+
+    from rich.text import Text
+
+    gap = " " * _GAP
+    names = [_pad(_cut(c.name, w), w, c.right) for c, w in zip(columns, widths, strict=True)]
+    header = Text(gap.join(names))
+    header.stylize("bold")
+    header.rstrip()
+    out.print(header, soft_wrap=True)
+    out.print("─" * (sum(widths) + _GAP * (len(widths) - 1)), soft_wrap=True, highlight=False)
+    for row, texts in zip(rows, plain, strict=True):
+        cells: list[list[Text]] = []
+        for col, w, cell, text in zip(columns, widths, row, texts, strict=True):
+            style = cell.style if isinstance(cell, Text) else ""
+            if col.kind == "text":
+                parts = textwrap.wrap(text, w, break_long_words=True) or [""]
+            else:
+                parts = [_cut(text, w)]
+            cells.append([Text(_pad(p, w, col.right), style=style) for p in parts])
+        for k in range(max(len(c) for c in cells)):
+            line = Text(gap).join(
+                c[k] if k < len(c) else Text(" " * w) for c, w in zip(cells, widths, strict=True)
+            )
+            line.rstrip()
+            out.print(line, soft_wrap=True)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)
+
+
+_GAP = 2  # rich's SIMPLE_HEAD box without edge padding puts 2 spaces between columns
+_MIN_TEXT = 12
+
+
+def _fit(
+    columns: list[Column], widths: list[int], values: list[int], room: int
+) -> list[int] | None:
+    """Column widths that fit ``room`` without touching id columns, or None. Short columns
+    are first narrowed to their widest value (cutting a long header), then cut further."""
+    fitted = list(widths)
+    room -= _GAP * (len(columns) - 1)
+    texts = [i for i, c in enumerate(columns) if c.kind == "text"]
+    for i in texts:
+        fitted[i] = min(widths[i], _MIN_TEXT)
+    over = sum(fitted) - room
+    short = sorted(
+        (i for i, c in enumerate(columns) if c.kind == "fixed"), key=lambda i: -widths[i]
+    )
+    for floor in (lambda i: values[i], lambda i: 3):
+        for i in short:
+            if over <= 0:
+                break
+            cut = min(over, fitted[i] - floor(i))
+            if cut > 0:
+                fitted[i] -= cut
+                over -= cut
+    if over > 0:
+        return None
+    for i in texts:  # free text takes what is left
+        extra = min(widths[i] - fitted[i], -over)
+        fitted[i] += extra
+        over += extra
+    return fitted
+
+
+def _plain(cell: Any) -> str:
+    text = cell.plain if hasattr(cell, "plain") else str(cell)
+    return " ".join(text.split()) if "\n" in text else text
+
+
+def _plain_line(columns: list[Column], widths: list[int], cells: list[str]) -> str:
+    parts = []
+    for col, w, cell in zip(columns, widths, cells, strict=True):
+        parts.append(cell.rjust(w) if col.right else cell.ljust(w))
+    return "  ".join(parts).rstrip()
+
+
 def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
     """The summary table on stdout: task, agent, status, attempts, duration (and errors)."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     rows = pick_rows(result.tasks, limit)
     with_errors = any(rec.error for rec in rows)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("task", overflow="fold")
-    table.add_column("agent", overflow="fold")
-    table.add_column("status")
-    table.add_column("attempts", justify="right")
-    table.add_column("duration", justify="right")
+    columns = [
+        Column("task", "id"),
+        Column("agent", "id"),
+        Column("status"),
+        Column("attempts", right=True),
+        Column("duration", right=True),
+    ]
     if with_errors:
-        table.add_column("error", overflow="fold")
+        columns.append(Column("error", "text"))
+    cells = []
     for rec in rows:
         status = str(rec.status)
-        cells = [
+        row: list[Any] = [
             Text(rec.id),
             Text(rec.agent or "-"),
             Text(status, style=STYLES.get(status, "")),
@@ -183,13 +310,12 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
             duration(rec.duration),
         ]
         if with_errors:
-            cells.append(Text((rec.error or "").strip()))
-        table.add_row(*cells)
-    out = console()
-    out.print(table)
+            row.append(Text((rec.error or "").strip()))
+        cells.append(row)
+    table(columns, cells)
     more = len(result.tasks) - len(rows)
     if more > 0:
-        say(f"... {more} more tasks (use --json to see every task)", stderr=False)
+        say(f"... {plural(more, 'more task')} (use --json to see every task)", stderr=False)
 
 
 def finished_line(run: Run, result: RunResult, status: str, *, stderr: bool) -> None:

@@ -48,10 +48,36 @@ def register(app: typer.Typer) -> None:
 # -- reading a store -------------------------------------------------------------------------
 
 
-async def _with_store(db: str, work: Any) -> Any:
+def existing_store(db: str) -> Store:
+    """The store ``db`` names, which must exist: the commands that only read runs refuse a
+    SQLite file that is not there (a typo) instead of creating an empty store."""
+    import os
+
+    from ..errors import StoreError
     from ..stores import open_store
 
     store = open_store(db)
+    path = getattr(store, "path", None)
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        from .._utils.text import did_you_mean
+
+        folder = os.path.dirname(path) or "."
+        try:
+            near = [os.path.join(os.path.dirname(path), f) for f in os.listdir(folder)]
+        except OSError:
+            near = []
+        raise StoreError(
+            f"--db {db}: no such store file {path!r}.{did_you_mean(path, near)} This command "
+            "reads recorded runs and does not create a store: check the path "
+            "(`podium run FILE --db PATH` records a run and creates the file).",
+            file=db,
+            field="db",
+        )
+    return store
+
+
+async def _with_store(db: str, work: Any) -> Any:
+    store = existing_store(db)
     try:
         await store.open()
         return await work(store)
@@ -154,7 +180,7 @@ def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
     with user_errors(json_out):
         from ..orchestrator import Orchestrator
 
-        orch = Orchestrator(store=db)
+        orch = Orchestrator(store=existing_store(db))
         run = asyncio.run(_prepare_resume(orch, run_id))
     if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
         status(run_id, db, json_out)
@@ -193,7 +219,7 @@ def runs(
 
     A run shown as `interrupted` was running when its process died: `podium resume` it.
     """
-    from .output import STYLES, console, duration, print_json, say
+    from .output import STYLES, duration, print_json, say
 
     async def work(store: Store) -> list[RunRecord]:
         return await store.list_runs(limit=limit)
@@ -205,37 +231,36 @@ def runs(
     if not found:
         say(f"no runs recorded in {db} yet", stderr=False)
         return
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name, justify in (
-        ("run", "left"),
-        ("workflow", "left"),
-        ("status", "left"),
-        ("started", "left"),
-        ("duration", "right"),
-        ("tasks", "right"),
-        ("failed", "right"),
-    ):
-        table.add_column(  # type: ignore[arg-type]
-            name, justify=justify, overflow="fold", no_wrap=name in ("started", "status")
-        )
+    from .output import Column, table
+
+    columns = [
+        Column("run", "id"),
+        Column("workflow", "id"),
+        Column("status"),
+        Column("started"),
+        Column("duration", right=True),
+        Column("tasks", right=True),
+        Column("failed", right=True),
+    ]
+    rows = []
     for r in found:
         shown = _shown_status(r)
         counts = r.counts or {}
         total = sum(counts.values()) or r.total
-        table.add_row(
-            Text(r.run_id),
-            Text(r.workflow),
-            Text(shown, style=STYLES.get(shown, "yellow")),
-            _when(r.started_at),
-            duration(r.duration),
-            f"{counts.get('completed', 0)}/{total}",
-            str(counts.get("failed", 0)),
+        rows.append(
+            [
+                Text(r.run_id),
+                Text(r.workflow),
+                Text(shown, style=STYLES.get(shown, "yellow")),
+                _when(r.started_at),
+                duration(r.duration),
+                f"{counts.get('completed', 0)}/{total}",
+                str(counts.get("failed", 0)),
+            ]
         )
-    console().print(table)
+    table(columns, rows)
 
 
 class _Row:
@@ -379,6 +404,7 @@ def logs(
                 line.append(f"  {e['error']}", style="red")
             if e.get("note"):
                 line.append(f"  ({e['note']})", style="bright_black")
+        line.rstrip()
         out.print(line, soft_wrap=True)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .._utils.text import plural
 from ..result import RunResult, TaskStatus
 
 __all__ = ["DEMO_WORKFLOW", "report_markdown"]
@@ -21,9 +22,13 @@ __all__ = ["DEMO_WORKFLOW", "report_markdown"]
 DEMO_WORKFLOW: Path = Path(__file__).with_name("research.yaml")
 
 
-def report_markdown(result: RunResult) -> str:
+def report_markdown(result: RunResult, transitions: list[Any] | None = None) -> str:
     """The demo's final Markdown: the writer's report, the reviewers' verdict and how the run
-    went. A run that did not complete gets a report that says which tasks failed and why."""
+    went. A run that did not complete gets a report that says which tasks failed and why.
+
+    ``transitions`` (the run's history from a store, ``await store.transitions(run_id)``)
+    adds why each retried task failed before: the error of every attempt that was retried.
+    """
     report = _result_with(result, "markdown")
     verdict = _result_with(result, "votes")
     parts = []
@@ -35,7 +40,7 @@ def report_markdown(result: RunResult) -> str:
         parts.append(_verdict_section(verdict))
     if result.status != "completed":
         parts.append(_problems_section(result))
-    parts.append(_run_section(result))
+    parts.append(_run_section(result, _retried_errors(transitions or [])))
     return "\n\n".join(parts) + "\n"
 
 
@@ -81,18 +86,31 @@ def _problems_section(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def _run_section(result: RunResult) -> str:
+def _retried_errors(transitions: list[Any]) -> dict[str, list[tuple[int, str]]]:
+    """Task id -> (attempt, error) of each attempt that failed and was retried."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for t in transitions:
+        if t.task_id is not None and t.status == "retrying" and t.error:
+            out.setdefault(t.task_id, []).append((t.attempt or 0, t.error))
+    return out
+
+
+def _run_section(result: RunResult, errors: dict[str, list[tuple[int, str]]]) -> str:
     recs = sorted(
         result.tasks.values(), key=lambda r: (r.started_at is None, r.started_at or 0.0, r.id)
     )
     agents = [a for a in result.stats.get("agents", {}).values() if a["completed"] + a["failed"]]
     took = f" in {result.duration:.2f} s" if result.duration is not None else ""
-    retried = [f"`{r.id}` ({r.attempts} attempts)" for r in recs if r.attempts > 1]
+    retried = []
+    for r in recs:
+        if r.attempts > 1:
+            why = "; ".join(f"attempt {n} failed: {_cell(e)}" for n, e in errors.get(r.id, []))
+            retried.append(f"`{r.id}` ({r.attempts} attempts{'; ' + why if why else ''})")
     lines = [
         "## How this report was made",
         "",
         f"Run `{result.run_id}` of workflow `{result.workflow}`: {result.status}, "
-        f"{len(recs)} tasks on {len(agents)} agents{took}."
+        f"{plural(len(recs), 'task')} on {plural(len(agents), 'agent')}{took}."
         + (f" Retried: {', '.join(retried)}." if retried else ""),
         "",
         "| agent | capabilities | completed | failed | average seconds |",

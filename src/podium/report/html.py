@@ -17,6 +17,7 @@ import time
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from .._utils.text import plural
 from ..result import iso
 from ..spec import graph as _graph
 
@@ -163,11 +164,11 @@ def render_report(
         f"<h1>{_e(run.workflow)} <span class='badge' style='background:"
         f"{COLORS.get(status, '#656d76')}'>{_e(status)}</span></h1>",
         f"<div class='muted'>run <code>{_e(run.run_id)}</code> · started "
-        f"{_e(iso(run.started_at))} · {len(states)} tasks · {run.sessions} session"
-        f"{'s' if run.sessions != 1 else ''}</div>",
+        f"{_e(iso(run.started_at))} · {plural(len(states), 'task')} · "
+        f"{plural(run.sessions, 'session')}</div>",
         "<div class='cards'>",
         _card("wall time", _secs(wall)),
-        _card("critical path", f"{_secs(path_len)} ({len(path)} tasks)"),
+        _card("critical path", f"{_secs(path_len)} ({plural(len(path), 'task')})"),
         _card("task time (all attempts)", _secs(busy)),
         _card("average parallelism", f"{busy / wall:.1f}x"),
     ]
@@ -305,7 +306,8 @@ def _dag_condensed(layers: dict[int, list[str]], status: dict[str, str], n: int)
     widest = max(len(v) for v in layers.values())
     width = 20 + len(layers) * (bar_w + gap)
     out = [
-        f"<p class='muted'>{n} tasks in {len(layers)} layers: too many to draw one by one. "
+        f"<p class='muted'>{plural(n, 'task')} in {plural(len(layers), 'layer')}: too many to "
+        "draw one by one. "
         "Each bar is one layer of the DAG (tasks whose longest chain of dependencies has the "
         "same length), split by outcome.</p>",
         f"<div class='scroll'><svg width='{width}' height='{height + 30}' role='img'>",
