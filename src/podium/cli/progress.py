@@ -1,10 +1,15 @@
 """Progress of a running `Run`, shown on stderr while the run goes on.
 
-The display polls ``run.counts()`` (a few integer reads) every ~100 ms instead of hearing about
-every task, so it costs the same for ten tasks as for a million. On a terminal it is a rich
-progress bar with counts per state; anywhere else (a pipe, a CI log) it prints a plain line
-now and then and no control codes. Tasks that stream their answer (`Context.stream`, LLM
-and LangChain agents) get a line each under the bar, on a terminal only.
+The display polls ``run.counts()`` and ``run.total`` (a few integer reads) every ~100 ms
+instead of hearing about every task, so it costs the same for ten tasks as for a million. On a
+terminal it is a rich progress bar with counts per state; anywhere else (a pipe, a CI log) it
+prints a plain line now and then and no control codes. Tasks that stream their answer
+(`Context.stream`, LLM and LangChain agents) get a line each under the bar, on a terminal only.
+
+The bar counts *completed* tasks out of every task known so far: subtasks (pipeline steps,
+delegated work, pattern participants) join the total as they appear, so a pipeline shows
+``12/41``, never ``41/1``; failed, skipped and cancelled tasks are counted beside it, so a run
+interrupted after 5 tasks completed shows ``5/31``, not a full bar.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._utils.text import plural
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..engine.run import Run
 
-__all__ = ["describe_counts", "follow", "stream_lines"]
+__all__ = ["describe_counts", "follow", "shown", "stream_lines"]
 
 _FINAL = ("completed", "failed", "skipped", "cancelled")
 # (key in the text, colour); "waiting" is pending + ready
@@ -37,6 +44,12 @@ _SHOWN = (
 def done(counts: dict[str, int]) -> int:
     """Tasks in a final state."""
     return sum(counts[k] for k in _FINAL)
+
+
+def shown(run: Run) -> tuple[int, int, dict[str, int]]:
+    """(completed, total so far, counts per state) of ``run``, for the progress display."""
+    counts = run.counts()
+    return counts["completed"], max(run.total, 1), counts
 
 
 def describe_counts(counts: dict[str, int], *, markup: bool = False) -> str:
@@ -117,9 +130,12 @@ async def _live(run: Run, console: Console, interval: float) -> None:
         bar = progress.add_task(run.workflow.name, total=run.total, counts="")
 
         def update() -> None:
-            counts = run.counts()
+            completed, total, counts = shown(run)
             progress.update(
-                bar, completed=done(counts), counts=describe_counts(counts, markup=True)
+                bar,
+                completed=completed,
+                total=total,
+                counts=describe_counts(counts, markup=True),
             )
             progress.refresh()
 
@@ -135,10 +151,10 @@ async def _plain(run: Run, console: Console, every: float) -> None:
     start = time.monotonic()
     while True:
         await asyncio.sleep(every)
-        counts = run.counts()
+        completed, total, counts = shown(run)
         console.print(
-            f"[{time.monotonic() - start:.0f}s] {done(counts)}/{run.total} done: "
-            f"{describe_counts(counts)}",
+            f"[{time.monotonic() - start:.0f}s] {completed} of {plural(total, 'task')} "
+            f"completed: {describe_counts(counts)}",
             markup=False,
             highlight=False,
             soft_wrap=True,
