@@ -14,31 +14,22 @@ from __future__ import annotations
 
 import html
 import time
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from .._utils.text import plural
 from ..result import iso
 from ..spec import graph as _graph
+from .analysis import Attempt, Limits, attempts, limits, order, round_ticks
+from .dag import COLORS, MAX_NODES, draw_dag
 
 if TYPE_CHECKING:
     from ..stores.base import RunRecord, TaskState, Transition
 
-__all__ = ["render_report"]
+__all__ = ["COLORS", "MAX_BARS", "MAX_NODES", "render_report"]
 
-MAX_NODES = 300
+_attempts = attempts  # kept for tests and callers of the old private name
+
 MAX_BARS = 4000
-COLORS = {
-    "completed": "#2e9d5b",
-    "failed": "#d64545",
-    "retrying": "#f0a030",  # a failed attempt that was retried
-    "skipped": "#a3a9b0",
-    "cancelled": "#9b59c9",
-    "running": "#2f80ed",  # still running, or running when its process died
-    "pending": "#dfe3e8",
-    "event": "#555",
-    "partial": "#c98a00",  # run status: some tasks failed, the rest ran
-}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px 32px;
 color:#1f2328;background:#fff}
@@ -55,6 +46,10 @@ height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .meter{display:inline-block;width:120px;height:9px;background:#eef1f4;border-radius:4px;
 vertical-align:middle;margin-right:6px}.meter i{display:block;height:9px;border-radius:4px;
 background:#2f80ed}svg text{font:11px system-ui,sans-serif}code{font-size:12px}
+.failure{border-left:4px solid #d64545;padding:4px 12px;margin:10px 0;background:#fff8f8}
+.failure.retried{border-color:#f0a030;background:#fffbf2}pre.err{white-space:pre-wrap;
+margin:4px 0;color:#a40e26}pre.tb{white-space:pre;overflow:auto;font-size:12px;
+background:#f6f8fa;padding:8px}
 """
 
 
@@ -76,58 +71,6 @@ def _secs(seconds: float | None) -> str:
     return f"{seconds / 60:.1f}min"
 
 
-class _Attempt:
-    __slots__ = ("agent", "attempt", "end", "error", "open", "outcome", "start", "task")
-
-    def __init__(self, t: Transition, end: float, outcome: str, open_: bool) -> None:
-        self.task = t.task_id
-        self.agent = t.agent or "?"
-        self.attempt = t.attempt
-        self.start = t.started_at or end
-        self.end = end
-        self.outcome = outcome
-        self.error = t.error
-        self.open = open_  # no end recorded: still running, or its process died
-
-
-def _attempts(transitions: list[Transition], now: float, alive: bool) -> list[_Attempt]:
-    """Every attempt that ran, from the transitions. An attempt whose end is not recorded was
-    cut short by a crash: it ends at the crashed process's last recorded transition (its last
-    sign of life; the time until the resume was nobody's work), or at the run's last event;
-    if the run is still going, it runs until now."""
-    import bisect
-
-    out: list[_Attempt] = []
-    running: dict[tuple[str, int | None], Transition] = {}
-    for t in transitions:
-        if t.task_id is None or t.status == "skipped":
-            continue
-        key = (t.task_id, t.attempt)
-        if t.status == "running":
-            running[key] = t
-            continue
-        running.pop(key, None)
-        if t.started_at is None or not t.attempt:
-            continue  # never ran (cancelled before start) or came from the cache
-        outcome = "retrying" if t.status == "retrying" else t.status
-        out.append(_Attempt(t, t.finished_at or t.started_at, outcome, False))
-    resumes = sorted(
-        t.at for t in transitions if t.task_id is None and t.note == "resumed" and t.at
-    )
-    times = sorted(t.at for t in transitions if t.at is not None)
-    last = times[-1] if times else now
-    for t in running.values():
-        start = t.started_at or last
-        i = bisect.bisect_right(resumes, start)
-        if i < len(resumes):
-            j = bisect.bisect_left(times, resumes[i])  # transitions before that resume
-            end = times[j - 1] if j else start
-        else:
-            end = now if alive else last
-        out.append(_Attempt(t, max(end, start), "running", True))
-    return out
-
-
 def render_report(
     run: RunRecord, states: dict[str, TaskState], transitions: list[Transition]
 ) -> str:
@@ -139,9 +82,13 @@ def render_report(
     known = {tid for tid, _, _ in nodes}
     nodes += [(tid, [], "") for tid in states if tid not in known]  # delegated subtasks
     alive = run.status == "running" and run.owner_alive() is not False
-    attempts = _attempts(transitions, now, alive)
-    t0 = min([a.start for a in attempts] + [run.started_at])
-    t1 = max([a.end for a in attempts] + [run.finished_at or t0])
+    found = attempts(transitions, now, alive)
+    # the clock starts with the first task, not when the run was stamped: opening the store
+    # and setting agents up come before it and are no task's time
+    first = [t.started_at or t.at for t in transitions if t.task_id is not None]
+    first = [x for x in first if x is not None]
+    t0 = min(first) if first else run.started_at
+    t1 = max([a.end for a in found] + [run.finished_at or t0, t0])
     wall = max(t1 - t0, 1e-9)
     durations = {
         tid: (s.finished_at - s.started_at)
@@ -149,13 +96,15 @@ def render_report(
         else 0.0
         for tid, s in states.items()
     }
-    order = _order(nodes)
-    path, path_len = _graph.critical_path(order, lambda t: durations.get(t.id, 0.0))
+    ordered = order(nodes)
+    path, path_len = _graph.critical_path(ordered, lambda t: durations.get(t.id, 0.0))
     counts: dict[str, int] = {}
     for s in states.values():
         counts[s.status] = counts.get(s.status, 0) + 1
     status = run.status
-    busy = sum(a.end - a.start for a in attempts)
+    busy = sum(a.end - a.start for a in found)
+    spec = (run.definition or {}).get("spec") or {}
+    limit = limits(found, ordered, states, t0, wall, path_len, spec.get("max_concurrency") or None)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -176,23 +125,173 @@ def render_report(
         if counts.get(name):
             parts.append(_card(name, str(counts[name]), COLORS[name]))
     parts.append("</div>")
+    failures = _failures(found, states)
+    if failures:
+        parts.append("<h2>Failures</h2>")
+        parts.append(failures)
     parts.append(_legend())
     parts.append("<h2>DAG</h2>")
-    parts.append(_dag(nodes, order, states, set(path)))
+    parts.append(draw_dag(nodes, ordered, states, set(path)))
     parts.append("<h2>Timeline per agent</h2>")
     resumes = [t.at for t in transitions if t.task_id is None and t.note == "resumed" and t.at]
-    parts.append(_gantt(attempts, t0, wall, resumes))
+    parts.append(_gantt(found, t0, wall, resumes))
+    parts.append("<h2>What limited this run</h2>")
+    parts.append(_limits(limit, _capacities(run.definition)))
     parts.append("<h2>Critical path as executed</h2>")
     parts.append(_path_table(path, states, durations, path_len, wall))
     parts.append("<h2>Slowest tasks</h2>")
     parts.append(_slowest(states, durations))
     parts.append("<h2>Agent utilisation</h2>")
-    parts.append(_agents(attempts, run.definition, wall))
+    parts.append(_agents(found, run.definition, wall))
     parts.append(
         f"<p class='muted'>Generated by podium at {_e(iso(now))} from the run store.</p>"
         "</body></html>"
     )
     return "".join(parts)
+
+
+def _capacities(definition: dict[str, Any] | None) -> dict[str, int]:
+    return {
+        a.get("name"): a.get("capacity")
+        for a in (definition or {}).get("agents") or []
+        if isinstance(a, dict) and a.get("capacity")
+    }
+
+
+def _failures(found: list[Attempt], states: dict[str, TaskState]) -> str:
+    """Every task that failed for good, then every attempt that failed and was retried, each
+    with its error (and traceback, when the store kept one)."""
+    failed = [tid for tid, s in states.items() if s.status == "failed"]
+    retried = [a for a in found if a.outcome == "retrying"]
+    if not failed and not retried:
+        return ""
+    by_task: dict[str, list[Attempt]] = {}
+    for a in sorted(found, key=lambda a: (a.start, a.attempt or 0)):
+        if a.outcome in ("failed", "retrying") and a.task is not None:
+            by_task.setdefault(a.task, []).append(a)
+    skipped = sum(1 for s in states.values() if s.status == "skipped")
+    intro = []
+    if failed:
+        intro.append(f"{plural(len(failed), 'task')} failed")
+    if skipped:
+        intro.append(f"{plural(skipped, 'task')} skipped")
+    if retried:
+        intro.append(f"{plural(len(retried), 'failed attempt')} retried")
+    out = [f"<p>{_e(', '.join(intro))}.</p>"]
+    for tid in failed:
+        s = states[tid]
+        tries = by_task.get(tid) or []
+        out.append(
+            f"<div class='failure'><b><code>{_e(tid)}</code></b> failed"
+            f"{f' on {_e(s.agent)}' if s.agent else ''} after "
+            f"{plural(s.attempts, 'attempt')}"
+        )
+        shown = tries[-3:] if tries else []
+        if not shown:  # no attempt recorded (a timeout before start, a lost dependency)
+            out.append(_error_block(s.error, getattr(s, "traceback", None)))
+        for a in shown:
+            out.append(
+                f"<div class='muted'>attempt {a.attempt} on {_e(a.agent)}, {_e(iso(a.end))}</div>"
+            )
+            out.append(_error_block(a.error, a.traceback))
+        if len(tries) > len(shown):
+            out.append(
+                f"<div class='muted'>{plural(len(tries) - len(shown), 'earlier failed attempt')}"
+                " not shown: see podium logs.</div>"
+            )
+        out.append("</div>")
+    earlier = [a for a in retried if a.task not in set(failed)]
+    if earlier:
+        out.append(
+            "<p>Attempts that failed and were retried (their tasks did not fail in the end):</p>"
+        )
+        for a in earlier[:50]:
+            out.append(
+                f"<div class='failure retried'><b><code>{_e(a.task)}</code></b> attempt "
+                f"{a.attempt} on {_e(a.agent)}"
+            )
+            out.append(_error_block(a.error, a.traceback))
+            out.append("</div>")
+        if len(earlier) > 50:
+            out.append(f"<p class='muted'>... and {len(earlier) - 50} more.</p>")
+    return "".join(out)
+
+
+def _error_block(error: str | None, traceback: str | None) -> str:
+    out = f"<pre class='err'>{_e(error or 'no error recorded')}</pre>"
+    if traceback:
+        out += (
+            f"<details><summary>traceback</summary><pre class='tb'>{_e(traceback)}</pre></details>"
+        )
+    return out
+
+
+def _limits(lim: Limits, capacity: dict[str, int]) -> str:
+    """What limited the run, said from the data: the critical path only when it filled most
+    of the wall time; else capacity (or max_concurrency), retries and idle time, biggest
+    first."""
+    wall = lim.wall
+    share = lim.path / wall if wall > 0 else 0.0
+    if share >= 0.8:
+        return (
+            f"<p><b>The critical path limited this run.</b> The longest chain of dependencies, "
+            f"by the time each task actually took, is {_secs(lim.path)}: {share:.0%} of the "
+            "wall time. Speeding up anything else cannot make this run finish much sooner: "
+            "speed up the tasks on it (below).</p>"
+        )
+    items: list[tuple[float, str]] = []
+    waited = sum(lim.waits.values())
+    if waited > 0.02 * wall:
+        top, top_wait = max(lim.waits.items(), key=lambda kv: kv[1])
+        if lim.max_concurrency and lim.peak >= lim.max_concurrency:
+            items.append(
+                (
+                    waited,
+                    f"<b>max_concurrency</b>: {lim.peak} tasks ran at once, the workflow's "
+                    f"limit, and ready tasks waited {_secs(waited)} in total for a slot. Raise "
+                    "<code>max_concurrency</code> to run more at once.",
+                )
+            )
+        else:
+            cap = capacity.get(top)
+            items.append(
+                (
+                    waited,
+                    f"<b>agent capacity</b>: ready tasks waited {_secs(waited)} in total for a "
+                    f"free agent, {_secs(top_wait)} of it for <code>{_e(top)}</code>"
+                    f"{f' (capacity {cap})' if cap else ''}. More capacity, or more agents "
+                    "with its capabilities, would let them start sooner.",
+                )
+            )
+    for tid, took in sorted(lim.retries.items(), key=lambda kv: -kv[1])[:3]:
+        if took > 0.02 * wall:
+            items.append(
+                (
+                    took,
+                    f"<b>retries</b>: <code>{_e(tid)}</code> spent {_secs(took)} between its "
+                    "first attempt and its last (failed attempts and back-off); see "
+                    "Failures for why.",
+                )
+            )
+    if lim.idle > 0.1 * wall:
+        items.append(
+            (
+                lim.idle,
+                f"<b>idle time</b>: no task ran for {_secs(lim.idle)} (back-off before a "
+                "retry, a timer, or the time between a crash and its resume).",
+            )
+        )
+    head = (
+        f"<p>The longest chain of dependencies took {_secs(lim.path)}, only {share:.0%} of the "
+        "wall time, so it is not what held this run back."
+    )
+    if not items:
+        return (
+            head + " Nothing else stands out: the time went to many short tasks and the "
+            "scheduling between them.</p>"
+        )
+    rows = "".join(f"<li>{text}</li>" for _, text in sorted(items, key=lambda it: -it[0]))
+    return f"{head} What did, biggest first:</p><ul>{rows}</ul>"
 
 
 def _card(label: str, value: str, color: str | None = None) -> str:
@@ -216,129 +315,14 @@ def _legend() -> str:
     return f"<div class='legend'>{spans}</div>"
 
 
-def _order(nodes: list[tuple[str, list[str], str]]) -> list[Any]:
-    """The tasks in topological order, as objects with ``id`` and ``depends_on``."""
-    tasks = {tid: SimpleNamespace(id=tid, depends_on=tuple(deps)) for tid, deps, _ in nodes}
-    for t in tasks.values():  # a dependency the definition lost must not break the report
-        t.depends_on = tuple(d for d in t.depends_on if d in tasks)
-    try:
-        return _graph.topological_order(tasks)  # type: ignore[arg-type]
-    except Exception:  # a damaged definition: draw it flat rather than not at all
-        return [SimpleNamespace(id=t.id, depends_on=()) for t in tasks.values()]
-
-
-def _depths(order: list[Any]) -> dict[str, int]:
-    """Each task's layer: the length of the longest chain of dependencies above it."""
-    depth: dict[str, int] = {}
-    for t in order:
-        depth[t.id] = 1 + max((depth[d] for d in t.depends_on), default=-1)
-    return depth
-
-
-def _dag(
-    nodes: list[tuple[str, list[str], str]],
-    order: list[Any],
-    states: dict[str, TaskState],
-    path: set[str],
-) -> str:
-    if not nodes:
-        return "<p class='muted'>The store has no definition of this run's workflow.</p>"
-    depth = _depths(order)
-    layers: dict[int, list[str]] = {}
-    for tid, _, _ in nodes:
-        layers.setdefault(depth[tid], []).append(tid)
-    status = {tid: (states[tid].status if tid in states else "pending") for tid, _, _ in nodes}
-    if len(nodes) > MAX_NODES:
-        return _dag_condensed(layers, status, len(nodes))
-    deps_of = {t.id: list(t.depends_on) for t in order}
-    route_of = {tid: route for tid, _, route in nodes}
-    pos: dict[str, tuple[float, float]] = {}
-    w, h, gx, gy = 150, 30, 60, 14
-    for d in sorted(layers):
-        ids = layers[d]
-        if d:  # barycentre: put each task near its dependencies, fewer crossings
-            ids.sort(
-                key=lambda t: (
-                    sum(pos[p][1] for p in deps_of[t] if p in pos)
-                    / max(1, len([p for p in deps_of[t] if p in pos]))
-                )
-            )
-        for i, tid in enumerate(ids):
-            pos[tid] = (10 + d * (w + gx), 10 + i * (h + gy))
-    width = 20 + (max(layers) + 1) * (w + gx) - gx
-    height = 20 + max(len(v) for v in layers.values()) * (h + gy) - gy
-    out = [f"<div class='scroll'><svg width='{width}' height='{height}' role='img'>"]
-    for tid, deps in deps_of.items():
-        x2, y2 = pos[tid]
-        for dep in deps:
-            x1, y1 = pos[dep]
-            hot = tid in path and dep in path
-            stroke = "#1f2328" if hot else "#b6bec8"
-            sw = 2.4 if hot else 1
-            mx = (x1 + w + x2) / 2
-            out.append(
-                f"<path d='M{x1 + w},{y1 + h / 2} C{mx},{y1 + h / 2} {mx},{y2 + h / 2} "
-                f"{x2},{y2 + h / 2}' fill='none' stroke='{stroke}' stroke-width='{sw}'/>"
-            )
-    for tid, (x, y) in pos.items():
-        s = states.get(tid)
-        fill = COLORS.get(status[tid], "#dfe3e8")
-        text_color = "#1f2328" if status[tid] == "pending" else "#fff"
-        border = " stroke='#1f2328' stroke-width='2.4'" if tid in path else ""
-        label = tid if len(tid) <= 22 else tid[:21] + "…"
-        tip = f"{tid} [{route_of[tid]}]: {status[tid]}"
-        if s is not None and s.agent:
-            tip += f" on {s.agent}, attempt {s.attempts}"
-        if s is not None and s.error:
-            tip += f"\n{s.error}"
-        out.append(
-            f"<g><title>{_e(tip)}</title><rect x='{x}' y='{y}' width='{w}' height='{h}' rx='5' "
-            f"fill='{fill}'{border}/><text x='{x + 8}' y='{y + 19}' fill='{text_color}'>"
-            f"{_e(label)}</text></g>"
-        )
-    out.append("</svg></div>")
-    return "".join(out)
-
-
-def _dag_condensed(layers: dict[int, list[str]], status: dict[str, str], n: int) -> str:
-    """One bar per layer of the DAG, split by outcome: for runs too big to draw task by task."""
-    bar_w, gap, height = 26, 8, 160
-    widest = max(len(v) for v in layers.values())
-    width = 20 + len(layers) * (bar_w + gap)
-    out = [
-        f"<p class='muted'>{plural(n, 'task')} in {plural(len(layers), 'layer')}: too many to "
-        "draw one by one. "
-        "Each bar is one layer of the DAG (tasks whose longest chain of dependencies has the "
-        "same length), split by outcome.</p>",
-        f"<div class='scroll'><svg width='{width}' height='{height + 30}' role='img'>",
-    ]
-    for i, d in enumerate(sorted(layers)):
-        ids = layers[d]
-        x = 10 + i * (bar_w + gap)
-        y = height + 10.0
-        by: dict[str, int] = {}
-        for tid in ids:
-            by[status[tid]] = by.get(status[tid], 0) + 1
-        for name, k in sorted(by.items()):
-            bh = height * k / widest
-            y -= bh
-            out.append(
-                f"<rect x='{x}' y='{y:.1f}' width='{bar_w}' height='{bh:.1f}' "
-                f"fill='{COLORS.get(name, '#ccc')}'><title>layer {d}: {k} {_e(name)}</title></rect>"
-            )
-        out.append(f"<text x='{x}' y='{height + 24}'>{d}</text>")
-    out.append("</svg></div>")
-    return "".join(out)
-
-
-def _gantt(attempts: list[_Attempt], t0: float, wall: float, resumes: list[float]) -> str:
+def _gantt(attempts: list[Attempt], t0: float, wall: float, resumes: list[float]) -> str:
     if not attempts:
         return "<p class='muted'>No task ran.</p>"
     note = ""
     if len(attempts) > MAX_BARS:
         note = f"<p class='muted'>{len(attempts)} attempts: the {MAX_BARS} longest are drawn.</p>"
         attempts = sorted(attempts, key=lambda a: a.end - a.start, reverse=True)[:MAX_BARS]
-    by_agent: dict[str, list[_Attempt]] = {}
+    by_agent: dict[str, list[Attempt]] = {}
     for a in sorted(attempts, key=lambda a: (a.start, a.end)):
         by_agent.setdefault(a.agent, []).append(a)
     label_w, plot_w = 130, 1000
@@ -363,11 +347,11 @@ def _gantt(attempts: list[_Attempt], t0: float, wall: float, resumes: list[float
         y += lanes * lane_h + 14
     height = y + 10
     out = [note, f"<div class='scroll'><svg width='{label_w + plot_w + 50}' height='{height}'>"]
-    for k in range(11):  # time axis
-        x = label_w + plot_w * k / 10
+    for v in round_ticks(wall):  # time axis, at round values
+        x = label_w + v * scale
         out.append(
-            f"<line x1='{x}' y1='16' x2='{x}' y2='{height}' stroke='#eef1f4'/>"
-            f"<text x='{x - 10}' y='12' fill='#656d76'>{_e(_secs(wall * k / 10))}</text>"
+            f"<line x1='{x:.1f}' y1='16' x2='{x:.1f}' y2='{height}' stroke='#eef1f4'/>"
+            f"<text x='{x - 10:.1f}' y='12' fill='#656d76'>{_e(_tick(v))}</text>"
         )
     for at in resumes:
         x = label_w + (at - t0) * scale
@@ -410,6 +394,19 @@ def _gantt(attempts: list[_Attempt], t0: float, wall: float, resumes: list[float
     return "".join(out)
 
 
+def _tick(v: float) -> str:
+    """A round time for an axis: 0, 250ms, 1.5s, 2min."""
+    if v == 0:
+        return "0"
+    if v < 0.001:
+        return f"{v * 1e6:.4g}µs"
+    if v < 1:
+        return f"{v * 1000:.4g}ms"
+    if v < 120:
+        return f"{v:.4g}s"
+    return f"{v / 60:.4g}min"
+
+
 def _path_table(
     path: list[str],
     states: dict[str, TaskState],
@@ -422,8 +419,8 @@ def _path_table(
     share = f"{100 * length / wall:.0f}%" if wall > 0 else "-"
     rows = [
         f"<p>The longest chain of dependencies, by the time each task actually took: "
-        f"<b>{_secs(length)}</b>, {share} of the wall time. Speeding up anything else cannot "
-        "make this run finish sooner.</p><table><tr><th>#</th><th>task</th><th>agent</th>"
+        f"<b>{_secs(length)}</b>, {share} of the wall time.</p>"
+        "<table><tr><th>#</th><th>task</th><th>agent</th>"
         "<th class='num'>took</th><th class='num'>share</th><th>status</th></tr>"
     ]
     for i, tid in enumerate(path, 1):
@@ -458,11 +455,11 @@ def _slowest(states: dict[str, TaskState], durations: dict[str, float], n: int =
     return "".join(rows)
 
 
-def _agents(attempts: list[_Attempt], definition: dict[str, Any] | None, wall: float) -> str:
+def _agents(attempts: list[Attempt], definition: dict[str, Any] | None, wall: float) -> str:
     if not attempts:
         return "<p class='muted'>No task ran.</p>"
     capacity = {a.get("name"): a.get("capacity") for a in (definition or {}).get("agents") or []}
-    by_agent: dict[str, list[_Attempt]] = {}
+    by_agent: dict[str, list[Attempt]] = {}
     for a in attempts:
         by_agent.setdefault(a.agent, []).append(a)
     rows = [
