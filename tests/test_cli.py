@@ -367,7 +367,8 @@ def test_version_and_help() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["run", "validate", "graph", "demo", "resume", "runs", "status", "logs", "report"]
+    "command",
+    ["run", "validate", "graph", "demo", "resume", "runs", "status", "logs", "report", "mcp"],
 )
 def test_help_has_no_typer_artefacts(command: str) -> None:
     p = podium(command, "--help")

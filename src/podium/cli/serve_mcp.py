@@ -16,7 +16,9 @@ class Transport(enum.StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="mcp")(mcp)
+    from .options import command
+
+    command(app, mcp)
 
 
 def mcp(
@@ -30,11 +32,16 @@ def mcp(
         ),
     ] = Transport.stdio,
     host: Annotated[
-        str, typer.Option("--host", help="With --transport http: the address to listen on.")
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help="With --transport http: the address to listen on."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int,
-        typer.Option("--port", help="With --transport http: the port (0: a free one).", min=0),
+        typer.Option(
+            "--port", metavar="PORT", help="With --transport http: the port (0: a free one).", min=0
+        ),
     ] = 8000,
     db: Annotated[
         str | None,
@@ -47,10 +54,10 @@ def mcp(
         ),
     ] = None,
 ) -> None:
-    """Serve podium to assistants over MCP: tools to validate, run and follow workflows, read
-    a run's status and report, and list agents and runs.
+    """Serve podium to assistants over MCP.
 
-    The HTTP server prints its address on stderr. Needs the mcp extra:
+    Tools to validate, run and follow workflows, read a run's status and report, and list
+    agents and runs. The HTTP server prints its address on stderr. Needs the mcp extra:
     pip install 'podium[mcp]'.
     """
     import asyncio
