@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"stores", "bus"},
     {"patterns"},
     {"engine"},
+    {"llm"},
     {"orchestrator", "report"},
     {"demo"},
     {"cli", "mcp_server"},  # podium mcp: another front end, sharing the CLI's run documents

@@ -31,12 +31,14 @@ from .errors import BusTimeout as BusTimeout
 from .errors import CapabilityError as CapabilityError
 from .errors import CycleError as CycleError
 from .errors import HandlerError as HandlerError
+from .errors import LLMError as LLMError
 from .errors import PodiumError as PodiumError
 from .errors import PodiumInternalError as PodiumInternalError
 from .errors import ResultError as ResultError
 from .errors import StoreError as StoreError
 from .errors import TaskFailed as TaskFailed
 from .errors import ValidationError as ValidationError
+from .llm.agent import LLMAgent as LLMAgent
 from .orchestrator import Orchestrator as Orchestrator
 from .result import RunResult as RunResult
 from .result import RunStatus as RunStatus
@@ -69,6 +71,8 @@ __all__ = [
     "Context",
     "CycleError",
     "HandlerError",
+    "LLMAgent",
+    "LLMError",
     "Orchestrator",
     "PodiumError",
     "PodiumInternalError",

@@ -10,6 +10,7 @@
     ├── StoreError                           a run store cannot be opened, read or written
     ├── BusError                             a message bus cannot be reached or is closed
     │   └── BusTimeout (also TimeoutError)    no reply to a request (or no message) in time
+    ├── LLMError                             a model endpoint refused a call, or kept failing
     └── PodiumInternalError                  an engine invariant broke: this is a podium bug
 
 Each error carries the place it is about as attributes (``file``, ``task``, ``field``), so the
@@ -24,6 +25,7 @@ __all__ = [
     "CapabilityError",
     "CycleError",
     "HandlerError",
+    "LLMError",
     "PodiumError",
     "PodiumInternalError",
     "ResultError",
@@ -119,6 +121,16 @@ class BusTimeout(BusError, TimeoutError):
         self.target = target
         self.timeout = timeout
         self.correlation_id = correlation_id
+
+
+class LLMError(PodiumError):
+    """A model endpoint refused a call (bad key, unknown model, bad request) or still failed
+    after its retries (rate limits, server errors, timeouts). ``status`` is the last HTTP
+    status, None for a connection error or timeout."""
+
+    def __init__(self, message: str, *, status: int | None = None, **where: str | None) -> None:
+        super().__init__(message, **where)
+        self.status = status
 
 
 class PodiumInternalError(PodiumError):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .spec.workflow import Task
 
-__all__ = ["RunResult", "RunStatus", "TaskResult", "TaskStatus"]
+__all__ = ["RunResult", "RunStatus", "TaskResult", "TaskStatus", "add_usage"]
 
 
 class TaskStatus(StrEnum):
@@ -37,6 +37,36 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     PARTIAL = "partial"  # on_failure: continue, some tasks failed or were skipped
     CANCELLED = "cancelled"
+    BUDGET_EXCEEDED = "budget_exceeded"  # the run's max_cost or max_tokens stopped tasks
+
+
+USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens", "cost", "latency")
+
+
+def add_usage(into: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
+    """Add one report of model usage (tokens, cost, seconds in calls) to a running total.
+
+    Tokens and calls are whole numbers; cost is in the price table's currency (dollars by
+    default) and latency in seconds. Returns the total (a new one when ``into`` is None).
+    """
+    if into is None:
+        into = dict.fromkeys(USAGE_FIELDS, 0)
+        into["cost"] = into["latency"] = 0.0
+    for key in USAGE_FIELDS:
+        value = usage.get(key)
+        if value:
+            into[key] = into.get(key, 0) + value
+    if "total_tokens" not in usage:
+        into["total_tokens"] = into["prompt_tokens"] + into["completion_tokens"]
+    return into
+
+
+def rounded_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """``usage`` with cost and latency rounded for display and JSON documents."""
+    out = dict(usage)
+    out["cost"] = round(out.get("cost") or 0.0, 8)
+    out["latency"] = round(out.get("latency") or 0.0, 6)
+    return out
 
 
 def iso(ts: float | None) -> str | None:
@@ -48,8 +78,10 @@ def iso(ts: float | None) -> str | None:
 
 def task_dict(t: Any) -> dict[str, Any]:
     """A task's outcome as in ``podium run --json``: ``t`` is a live `TaskResult` or a task
-    state rebuilt from a store (`podium.stores.TaskState`), which share these fields."""
-    return {
+    state rebuilt from a store (`podium.stores.TaskState`), which share these fields.
+    ``usage`` (tokens, cost, latency of model calls) appears only for tasks that reported some.
+    """
+    d = {
         "status": str(t.status),
         "result": t.result,
         "agent": t.agent,
@@ -58,6 +90,10 @@ def task_dict(t: Any) -> dict[str, Any]:
         "started_at": iso(t.started_at),
         "finished_at": iso(t.finished_at),
     }
+    usage = getattr(t, "usage", None)
+    if usage:
+        d["usage"] = rounded_usage(usage)
+    return d
 
 
 class TaskResult:
@@ -83,6 +119,7 @@ class TaskResult:
         "task",
         "timer",
         "tried",
+        "usage",
         "waiting",
         "worker",
     )
@@ -107,6 +144,8 @@ class TaskResult:
         self.worker: Any = None  # the asyncio Task running it while it is suspended
         self.cancel_reason: str | None = None
         self.timer: Any = None
+        # ``usage`` (model calls: tokens, cost, latency) is left unset until a handler reports
+        # some, so tasks that make no model calls pay nothing for it: read it with getattr
 
     @property
     def duration(self) -> float | None:

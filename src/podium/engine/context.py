@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TaskFailed, ValidationError
+from ..errors import PodiumError, TaskFailed, ValidationError
 from ..result import TaskStatus
 from ..spec.aggregate import aggregate as _aggregate
 from ..spec.workflow import Task
@@ -125,6 +125,54 @@ class Context:
         """
         return await self.bus.subscribe(topic, maxsize=maxsize)
 
+    # -- model usage ---------------------------------------------------------------------
+
+    def record_usage(
+        self,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost: float = 0.0,
+        latency: float = 0.0,
+        model: str | None = None,
+        calls: int = 1,
+    ) -> dict[str, Any]:
+        """Report a model call this task made: tokens, cost and seconds it took. It is added
+        to the task (``TaskResult.usage``), its agent and the run (``stats["usage"]``),
+        recorded in the run's store, and charged to the run's budget.
+
+        >>> ctx.record_usage(prompt_tokens=812, completion_tokens=95, cost=0.00018,
+        ...                  latency=1.4, model="gpt-4o-mini")
+
+        LLM agents (``kind: llm``) report their calls themselves.
+        """
+        from .usage import record_usage
+
+        return record_usage(
+            self._run,
+            self._rec,
+            self.agent,
+            self.attempt,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=cost,
+            latency=latency,
+            model=model,
+            calls=calls,
+        )
+
+    def show(self, text: str | None) -> None:
+        """Show ``text`` next to this task in ``podium run``'s live display while it runs (an
+        answer as it streams in); ``None`` clears it."""
+        run = self._run
+        if run.usage is None:
+            if text is None:
+                return
+            from .usage import Ledger
+
+            run.usage = Ledger()
+        run.usage.show(self._rec.id, self.agent, text)
+
     # -- delegation ----------------------------------------------------------------------
 
     async def delegate(
@@ -152,9 +200,13 @@ class Context:
         subtasks: Iterable[Mapping[str, Any] | Task],
         *,
         aggregate: str | Callable[[list[Any]], Any] | None = None,
+        return_exceptions: bool = False,
     ) -> Any:
         """Run several subtasks at once and combine their results: the list as given
         (default), ``"concat"``, ``"vote"``, ``"merge"`` or a function of the list.
+        With ``return_exceptions=True`` a subtask that failed (or could not be delegated at
+        all) gives a `TaskFailed` in its place in the list instead of raising, and
+        ``aggregate`` is not used.
 
         >>> found = await ctx.delegate_many(
         ...     [{"capability": "search", "input": {"q": q}} for q in queries],
@@ -165,6 +217,8 @@ class Context:
         """
         parent = self._rec
         tasks = [self._subtask(s) for s in subtasks]
+        if return_exceptions:
+            return await self._settle_each(tasks)
         if not tasks:
             return _aggregate([], aggregate)
         recs = await self._settle(tasks)
@@ -177,6 +231,26 @@ class Context:
                 task=parent.id,
             )
         return _aggregate([r.result for r in recs], aggregate)
+
+    async def _settle_each(self, tasks: list[Task]) -> list[Any]:
+        """Each subtask's result, or a `TaskFailed` saying why it has none."""
+        out: list[Any] = [None] * len(tasks)
+        runnable: list[tuple[int, Task]] = []
+        for i, t in enumerate(tasks):
+            try:  # a subtask no agent can take fails alone, not with its siblings
+                self._run.check_delegable(t)
+            except PodiumError as exc:
+                out[i] = TaskFailed(exc.message, task=t.id)
+            else:
+                runnable.append((i, t))
+        if runnable:
+            recs = await self._settle([t for _, t in runnable])
+            for (i, _), r in zip(runnable, recs, strict=True):
+                if r.status is TaskStatus.COMPLETED:
+                    out[i] = r.result
+                else:
+                    out[i] = TaskFailed(f"subtask {r.id!r} {r.status}: {r.error}", task=r.id)
+        return out
 
     async def _settle(self, tasks: list[Task]) -> list[TaskResult]:
         """Add ``tasks`` to the run and wait until each reaches a final state; returns their

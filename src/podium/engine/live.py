@@ -1,5 +1,6 @@
 """A run changed while it is live: tasks delegated at run time, tasks taken away from agents
-that went away, slots lent while a handler waits for its subtasks, and run-level events.
+that went away, slots lent while a handler waits for its subtasks, tasks refused by the run's
+budget, and run-level events.
 
 These are methods of `podium._engine.Run` (through `LiveRun`); they mutate run state and,
 like the rest of the engine, run on the run's loop only.
@@ -28,11 +29,18 @@ from .status import (
 
 if TYPE_CHECKING:
     from ..agents.agent import Agent
+    from .budget import Budget
     from .scheduler import Scheduler
+    from .usage import Ledger
 
 
 class LiveRun:
     """Live changes to a run; mixed into `Run`, whose state it shares."""
+
+    # class-level defaults, so runs that never use them pay nothing to set them up
+    usage: Ledger | None = None  # model usage reported by handlers (see engine.usage)
+    budget: Budget | None = None  # max_cost / max_tokens (see engine.budget)
+    stopped_by: str | None = None  # why tasks were refused (the budget), for the status
 
     # provided by Run
     records: dict[str, TaskResult]
@@ -57,6 +65,7 @@ class LiveRun:
         def _dispatch(self) -> None: ...
         def _finish(self) -> None: ...
         def _skip(self, rec: TaskResult, why: str) -> None: ...
+        def _settled(self) -> None: ...
 
     def add_task(self, task: Task, *, parent: TaskResult | None = None) -> asyncio.Future[Any]:
         """Add a task to the live run (delegation); the future resolves to its `TaskResult`
@@ -132,6 +141,26 @@ class LiveRun:
             self._dispatch()
         return fut
 
+    def check_delegable(self, task: Task) -> None:
+        """A CapabilityError, naming the capabilities there are, unless an agent of this run
+        could take ``task``."""
+        if task.id in self.records or self._sched.route_for(task).agents:
+            return
+        if task.agent is not None:
+            names = ", ".join(sorted(self._sched.agents)) or "none"
+            raise CapabilityError(
+                f"no agent named {task.agent!r} to delegate to (agents: {names}).",
+                task=task.id,
+                field="agent",
+            )
+        caps = sorted({c for a in self._sched.agents.values() for c in a.capabilities})
+        raise CapabilityError(
+            f"no agent has capability {task.capability!r} to delegate to "
+            f"(capabilities: {', '.join(caps) or 'none'}).",
+            task=task.id,
+            field="capability",
+        )
+
     def _watch_rec(self, rec: TaskResult, fut: asyncio.Future[Any]) -> None:
         old = self._watch.get(rec)
         if old is not None:
@@ -167,6 +196,21 @@ class LiveRun:
         elif rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
             rec.cancel_reason = why
             rec.worker.cancel()
+
+    def _refuse(self, rec: TaskResult, why: str) -> None:
+        """The budget refused a ready task: skip it and what depends on it, with the reason.
+        Called by the scheduler from inside its assignment loop, so this never dispatches."""
+        if self.stopped_by is None:
+            self.stopped_by = why
+        self._skip(rec, f"skipped: {why}")
+        stack = list(rec.dependents)
+        while stack:
+            d = stack.pop()
+            if d.status is PENDING:
+                self._skip(d, f"skipped: {why.partition(' (')[0]} (before dependency {rec.id!r})")
+                stack.extend(d.dependents)
+        if not self._remaining:
+            self._finish()
 
     def lend(self, agent: Agent) -> None:
         """A handler waits for its delegated tasks: lend its slot so they cannot starve."""

@@ -37,6 +37,7 @@ from ..errors import CapabilityError, ResultError
 from ..patterns import coordinator_agent
 from ..result import RunResult, RunStatus, TaskResult
 from ..spec.workflow import Task, Workflow
+from .budget import Budget, BudgetScheduler
 from .context import Context
 from .live import LiveRun
 from .prepare import build_records, order_records, rank_records
@@ -51,6 +52,7 @@ from .status import (
     RUNNING,
     SKIPPED,
 )
+from .usage import usage_stats
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
 _FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
@@ -115,6 +117,7 @@ class Run(LiveRun):
         sink: Sink | None = None,
         on_release: Callable[[], None] | None = None,
         preset: dict[str, dict[str, Any]] | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id or new_run_id()
@@ -122,12 +125,18 @@ class Run(LiveRun):
         self.pool = pool
         self._sink = sink
         self._on_release = on_release
-        sched = self._sched = Scheduler(
-            agents,
-            strategy=strategy or workflow.strategy,
-            max_concurrency=workflow.max_concurrency,
-            coordinator=coordinator_agent,
-        )
+        options: dict[str, Any] = {
+            "strategy": strategy or workflow.strategy,
+            "max_concurrency": workflow.max_concurrency,
+            "coordinator": coordinator_agent,
+        }
+        limits = budget if budget is not None else workflow.budget
+        if limits:  # max_cost / max_tokens: a scheduler that gates metered tasks on it
+            self.budget = Budget(**limits)
+            options.update(budget=self.budget, on_refused=self._refuse)
+            sched = self._sched = BudgetScheduler(agents, **options)
+        else:
+            sched = self._sched = Scheduler(agents, **options)
         records = self.records = build_records(workflow, sched)
         self._check_routes()
         order = order_records(records, workflow)
@@ -276,6 +285,8 @@ class Run(LiveRun):
             self.status = RunStatus.CANCELLED
         elif self.n_completed == self.total or self._own_completed():
             self.status = RunStatus.COMPLETED
+        elif self.stopped_by is not None:
+            self.status = RunStatus.BUDGET_EXCEEDED
         elif self.on_failure == "continue" and self.n_completed:
             self.status = RunStatus.PARTIAL
         else:
@@ -641,7 +652,7 @@ class Run(LiveRun):
         duration = end - self.started_at
         finished = self.n_completed + self.n_failed
         agents = {a.name: a.stats() for a in self._sched.agents.values()}
-        return {
+        stats = {
             "total": self.total,
             "completed": self.n_completed,
             "failed": self.n_failed,
@@ -654,6 +665,9 @@ class Run(LiveRun):
             "tasks_per_second": round(self.n_completed / duration, 1) if duration > 0 else None,
             "agents": agents,
         }
+        if self.usage is not None or self.budget is not None:
+            usage_stats(self, stats)
+        return stats
 
     def result(self) -> RunResult:
         return RunResult(

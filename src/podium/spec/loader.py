@@ -20,7 +20,7 @@ from ..agents.agent import Agent
 from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
 from ..errors import ValidationError
 from .files import parse_json, parse_yaml
-from .models import RetrySpec, TaskSpec, WorkflowSpec
+from .models import BudgetSpec, RetrySpec, TaskSpec, WorkflowSpec
 from .workflow import Retry, Task, Workflow, parse_priority
 
 __all__ = ["build_agent", "load_workflow", "parse_workflow", "read_file"]
@@ -73,6 +73,7 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
         max_concurrency=spec.max_concurrency,
         strategy=spec.strategy,
         source=source,
+        budget=spec.budget.model_dump(exclude_none=True) if spec.budget else None,
     )
     origin = Origin(source, Path(source).resolve().parent if source else None)
     names: set[str] = set()
@@ -205,6 +206,7 @@ def _allowed_fields(loc: list[Any], agent_model: type[AgentSpec]) -> list[str]:
         "tasks": TaskSpec,
         "agents": agent_model,
         "retry": RetrySpec,
+        "budget": BudgetSpec,
         "circuit_breaker": BreakerSpec,
         "replicas": ReplicasSpec,
     }

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .._utils.models import StrictModel
 
-__all__ = ["RetrySpec", "TaskSpec", "WorkflowSpec"]
+__all__ = ["BudgetSpec", "RetrySpec", "TaskSpec", "WorkflowSpec"]
 
 
 class RetrySpec(StrictModel):
@@ -21,6 +21,11 @@ class RetrySpec(StrictModel):
     initial_delay: float = Field(0.5, ge=0)
     max_delay: float = Field(30.0, ge=0)
     jitter: float = Field(0.1, ge=0, le=1)
+
+
+class BudgetSpec(StrictModel):
+    max_cost: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
 
 
 class TaskSpec(StrictModel):
@@ -50,5 +55,6 @@ class WorkflowSpec(StrictModel):
     on_failure: Literal["fail_fast", "continue"] = "fail_fast"
     max_concurrency: int | None = Field(None, ge=1)
     strategy: Literal["score", "least_loaded", "round_robin"] | None = None
+    budget: BudgetSpec | None = None
     agents: list[dict[str, Any]] = Field(default_factory=list)
     tasks: list[TaskSpec] = Field(min_length=1)

@@ -17,7 +17,7 @@ from ..errors import ValidationError
 if TYPE_CHECKING:
     from ..agents.agent import Agent
 
-__all__ = ["PRIORITIES", "Retry", "Task", "Workflow", "parse_priority"]
+__all__ = ["PRIORITIES", "Retry", "Task", "Workflow", "check_budget", "parse_priority"]
 
 PRIORITIES: dict[str, int] = {"critical": 10, "high": 8, "medium": 5, "low": 2}
 ON_FAILURE = ("fail_fast", "continue")
@@ -284,12 +284,47 @@ def _check_pattern(task: Task) -> None:
     check_options(task.pattern, task.options, task=task.id, depends_on=task.depends_on)  # type: ignore[arg-type]
 
 
+def check_budget(value: Any, *, file: str | None = None) -> dict[str, float] | None:
+    """``{"max_cost": ..., "max_tokens": ...}`` checked (either may be missing), or None."""
+    if value is None:
+        return None
+    where = f"{file}: " if file else ""
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{where}budget must be a mapping like {{max_cost: 0.5, max_tokens: 100000}}, "
+            f"not {value!r}.",
+            file=file,
+            field="budget",
+        )
+    out: dict[str, float] = {}
+    for key, raw in value.items():
+        if key not in ("max_cost", "max_tokens"):
+            raise ValidationError(
+                f"{where}budget: unknown field {key!r}. Allowed: max_cost, max_tokens.",
+                file=file,
+                field=f"budget.{key}",
+            )
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
+            raise ValidationError(
+                f"{where}budget: {key} must be a positive number, not {raw!r}.",
+                file=file,
+                field=f"budget.{key}",
+            )
+        out[key] = float(raw) if key == "max_cost" else int(raw)
+    return out or None
+
+
 class Workflow:
     """A named DAG of tasks, with the agents and policies its runs use.
 
     >>> wf = Workflow("report")
     >>> wf.task("fetch", capability="research", input={"query": "x"})
     >>> wf.task("summary", capability="research", depends_on=["fetch"])
+
+    ``budget={"max_cost": 0.5, "max_tokens": 100_000}`` caps what each run may spend on model
+    calls: LLM tasks that would exceed it do not start (see the LLM agents guide).
     """
 
     def __init__(
@@ -300,6 +335,7 @@ class Workflow:
         max_concurrency: int | None = None,
         strategy: str | None = None,
         source: str | None = None,
+        budget: Mapping[str, Any] | None = None,
     ) -> None:
         if on_failure not in ON_FAILURE:
             raise ValidationError(
@@ -319,6 +355,8 @@ class Workflow:
         self.max_concurrency = max_concurrency
         self.strategy = strategy
         self.source = source  # the file it came from, for error messages
+        # what one run may spend on model calls: {"max_cost": dollars, "max_tokens": n}
+        self.budget = check_budget(budget, file=source)
         self.tasks: dict[str, Task] = {}
         self.agents: list[Agent] = []
         self._duplicates: list[str] = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StoreError
-from ..result import TaskStatus, iso, task_dict
+from ..result import TaskStatus, add_usage, iso, task_dict
 
 __all__ = [
     "CacheEntry",
@@ -149,6 +149,7 @@ class TaskState:
     started_at: float | None = None
     finished_at: float | None = None
     note: str | None = None
+    usage: dict[str, Any] | None = None  # model calls' tokens, cost, latency (all attempts)
 
     def to_dict(self) -> dict[str, Any]:
         return task_dict(self)
@@ -181,11 +182,19 @@ class CacheEntry:
 
 
 def fold(transitions: list[Transition]) -> dict[str, TaskState]:
-    """Task states rebuilt from a run's transitions, in order."""
+    """Task states rebuilt from a run's transitions, in order. Run-level ``usage`` events
+    (model calls a task reported) add up on the task they name."""
     states: dict[str, TaskState] = {}
     for t in transitions:
         tid = t.task_id
         if tid is None:
+            if t.note == "usage" and isinstance(t.result, dict):
+                owner = t.result.get("task")
+                if isinstance(owner, str):
+                    s = states.get(owner)
+                    if s is None:
+                        s = states[owner] = TaskState(owner)
+                    s.usage = add_usage(s.usage, t.result)
             continue
         s = states.get(tid)
         if s is None:
