@@ -253,8 +253,8 @@ class ChatServer:
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         writer.write(
             f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(data)}\r\n{extra}\r\n"
-            .encode() + data
+            f"content-type: application/json\r\ncontent-length: {len(data)}\r\n{extra}\r\n".encode()
+            + data
         )
         await writer.drain()
 

@@ -122,6 +122,7 @@ STYLES = {
     "partial": "yellow",
     "skipped": "bright_black",
     "cancelled": "magenta",
+    "budget_exceeded": "red",
     "running": "cyan",
     "retrying": "yellow",
 }
@@ -290,6 +291,7 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
 
     rows = pick_rows(result.tasks, limit)
     with_errors = any(rec.error for rec in rows)
+    with_usage = any(getattr(rec, "usage", None) for rec in rows)
     columns = [
         Column("task", "id"),
         Column("agent", "id"),
@@ -297,6 +299,8 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
         Column("attempts", right=True),
         Column("duration", right=True),
     ]
+    if with_usage:
+        columns += [Column("tokens", right=True), Column("cost", right=True)]
     if with_errors:
         columns.append(Column("error", "text"))
     cells = []
@@ -309,6 +313,10 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
             str(rec.attempts),
             duration(rec.duration),
         ]
+        if with_usage:
+            usage = getattr(rec, "usage", None) or {}
+            row.append(f"{usage['total_tokens']:,}" if usage else "-")
+            row.append(money(usage["cost"]) if usage else "-")
         if with_errors:
             row.append(Text((rec.error or "").strip()))
         cells.append(row)
@@ -316,6 +324,35 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
     more = len(result.tasks) - len(rows)
     if more > 0:
         say(f"... {plural(more, 'more task')} (use --json to see every task)", stderr=False)
+    for line in usage_lines(getattr(result, "stats", None) or {}):
+        say(line, stderr=False)
+
+
+def money(cost: float) -> str:
+    return f"{cost:.4f}" if cost >= 0.01 or not cost else f"{cost:.6f}"
+
+
+def usage_lines(stats: dict[str, Any]) -> list[str]:
+    """What a run spent on model calls, its budget, and why the budget stopped it."""
+    lines = []
+    u = stats.get("usage")
+    if u:
+        lines.append(
+            f"model calls: {u['calls']:,} · tokens: {u['total_tokens']:,} "
+            f"({u['prompt_tokens']:,} in, {u['completion_tokens']:,} out) · "
+            f"cost: {money(u['cost'])} · time in calls: {duration(u['latency'])}"
+        )
+    b = stats.get("budget")
+    if b:
+        parts = []
+        if b.get("max_cost") is not None:
+            parts.append(f"cost {money(b['spent_cost'])} of {b['max_cost']:g}")
+        if b.get("max_tokens") is not None:
+            parts.append(f"tokens {b['spent_tokens']:,} of {b['max_tokens']:,}")
+        lines.append("budget: " + ", ".join(parts))
+    if stats.get("stopped_by"):
+        lines.append(f"stopped: {stats['stopped_by']}")
+    return lines
 
 
 def finished_line(run: Run, result: RunResult, status: str, *, stderr: bool) -> None:

@@ -105,6 +105,17 @@ def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str,
     return out
 
 
+def _usage_stats(states: dict[str, TaskState]) -> dict[str, Any]:
+    """``{"usage": ...}`` summed over the tasks, for a run that has not recorded its stats."""
+    from ..result import add_usage, rounded_usage
+
+    total = None
+    for s in states.values():
+        if s.usage:
+            total = add_usage(total, s.usage)
+    return {"usage": rounded_usage(total)} if total else {}
+
+
 def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
     """A recorded run as the JSON document of ``podium run --json`` (`RunResult.to_dict`)."""
     import time
@@ -130,6 +141,7 @@ def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, An
             "duration": round(end - saved.started_at, 6),
             "tasks_per_second": None,
             "agents": {},
+            **_usage_stats(states),
         }
     return {
         "run_id": saved.run_id,
@@ -266,10 +278,11 @@ def runs(
 class _Row:
     """A stored task state as the CLI's summary table reads a `TaskResult`."""
 
-    __slots__ = ("agent", "attempts", "duration", "error", "id", "status")
+    __slots__ = ("agent", "attempts", "duration", "error", "id", "status", "usage")
 
     def __init__(self, tid: str, s: TaskState) -> None:
         self.id = tid
+        self.usage = s.usage
         self.agent = s.agent
         self.status = s.status
         self.attempts = s.attempts
@@ -297,7 +310,8 @@ def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
         print_json(run_document(saved, states))
         return
     tasks = _ordered_states(saved, states)
-    summary(SimpleNamespace(tasks={tid: _Row(tid, s) for tid, s in tasks.items()}))
+    stats = saved.stats or _usage_stats(states)
+    summary(SimpleNamespace(tasks={tid: _Row(tid, s) for tid, s in tasks.items()}, stats=stats))
     from ..stores.base import count_states
 
     counts = count_states(states, len(tasks))

@@ -34,7 +34,7 @@ from .tools import Tool, as_tool
 __all__ = ["LLMAgent"]
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-ESTIMATE_COMPLETION = 512  # completion tokens assumed for a first task without max_tokens
+ESTIMATE_COMPLETION = 256  # completion tokens assumed for a first task without max_tokens
 LESSONS = 20  # lessons from the learning phase kept per agent
 
 
@@ -195,6 +195,13 @@ class LLMAgent(Agent):
         if self.cost_estimate is not None:
             cost = self.cost_estimate
         return cost, tokens
+
+    def bid(self, task: Any) -> float:
+        """An auction bid: about when this agent would be done with ``task`` (its load times
+        its usual latency), plus what the task would cost."""
+        cost, _ = self.estimate_usage(task)
+        seconds = self.avg_latency or self.estimated_time or 1.0
+        return (self.load + 1) / self.capacity * seconds + cost
 
     def learned(self, tokens: int, cost: float) -> None:
         self.seen_tasks += 1

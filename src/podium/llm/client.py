@@ -101,10 +101,17 @@ class ChatClient:
         self.connections = connections
         self._client: Any = None
         self._openai: Any = None
+        self._loop: Any = None
 
     async def open(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._client is not None:
-            return
+            if self._loop is loop:
+                return
+            # opened on another event loop (run_sync makes one per call): its connections
+            # belong to that loop, so start afresh here
+            self._client = None
+        self._loop = loop
         try:
             import openai
         except ImportError:
@@ -127,7 +134,7 @@ class ChatClient:
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
+        if client is not None and self._loop is asyncio.get_running_loop():
             await client.close()
 
     @property
@@ -146,7 +153,7 @@ class ChatClient:
         on_retry: Callable[[str, float], None] | None = None,
     ) -> Completion:
         """One answer to ``messages``, retried as the module docstring says."""
-        if self._client is None:
+        if self._client is None or self._loop is not asyncio.get_running_loop():
             await self.open()
         openai = self._openai
         args: dict[str, Any] = {"model": self.model, "messages": messages}

@@ -235,7 +235,7 @@ class Conversation:
 
     def _subtask(self, x: Action, in_turn: int) -> tuple[str | None, dict[str, Any] | None]:
         a, ctx = self.agent, self.ctx
-        if not self.targets:
+        if not a.delegate_to or not a.max_delegations:
             return "this agent may not delegate (delegate_to is empty).", None
         if self.depth >= a.max_depth:
             return (
@@ -357,11 +357,12 @@ class Conversation:
         a = self.agent
         if not a.delegate_to or not a.max_delegations:
             return []
-        if "*" in a.delegate_to:
+        named = [c for c in a.delegate_to if c != "*"]
+        if "*" in a.delegate_to:  # any capability of the run's agents, its own last
             own = set(a.capabilities)
             caps = {c for ag in self.ctx.run.agents.values() for c in ag.capabilities}
-            return sorted(caps - own)
-        return list(a.delegate_to)
+            named += sorted(caps - own - set(named))
+        return named or ["any capability"]
 
     def _protocol(self, phase: str) -> str:
         """How to act in ``phase``: only the actions it allows and the agent can use."""
@@ -387,10 +388,13 @@ class Conversation:
         allowed = ALLOWED[phase]
         specs = []
         if "DELEGATE" in allowed and self.targets and self.depth < a.max_depth:
+            kinds: dict[str, Any] = {"type": "string"}
+            if "*" not in a.delegate_to:
+                kinds["enum"] = self.targets
             specs.append(_native("delegate", "Give a task to another agent type; its result "
                                  "comes back as this call's result.",
-                                 {"agent_type": {"type": "string", "enum": self.targets},
-                                  "task": {"type": "string"}}, ["agent_type", "task"]))  # fmt: skip
+                                 {"agent_type": kinds, "task": {"type": "string"}},
+                                 ["agent_type", "task"]))  # fmt: skip
         if "TOOL" in allowed:
             specs += [t.spec() for t in a.tools.values()]
         if "MESSAGE" in allowed and a.message_to:

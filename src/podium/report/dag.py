@@ -35,6 +35,7 @@ COLORS = {
     "pending": "#dfe3e8",
     "event": "#555",
     "partial": "#c98a00",  # run status: some tasks failed, the rest ran
+    "budget_exceeded": "#d64545",  # run status: its budget refused tasks
 }
 _INTERESTING = ("failed", "cancelled", "running")
 
