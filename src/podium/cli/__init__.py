@@ -3,6 +3,7 @@
 app.py       the typer app, the root command, `main`
 commands.py  run, validate, graph, demo
 runs.py      recorded runs: resume, runs, status, logs, report
+planning.py  plan (a goal -> a workflow) and tensor (who runs what)
 execute.py   running a prepared run: signals, progress, summary, exit code
 output.py    consoles, error lines, JSON, the summary table, exit codes
 progress.py  the live progress display

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from . import commands, runs, serve_mcp
+from . import commands, planning, runs, serve_mcp
 from .output import leave, state
 
 __all__ = ["app", "main"]
@@ -74,3 +74,4 @@ def _root(
 commands.register(app)
 runs.register(app)
 serve_mcp.register(app)
+planning.register(app)

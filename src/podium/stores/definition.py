@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import StoreError, ValidationError
 from ..spec.workflow import NO_RETRY, Retry, Task, Workflow
 
-__all__ = ["describe", "graph", "rebuild", "task_ids"]
+__all__ = ["describe", "graph", "priorities", "rebuild", "task_ids"]
 
 FORMAT = 1
 # fields kept only where they differ from their defaults
@@ -79,6 +79,7 @@ def describe(wf: Workflow, agents: Iterable[Any] = ()) -> dict[str, Any]:
         "on_failure": wf.on_failure,
         "max_concurrency": wf.max_concurrency,
         "strategy": wf.strategy if isinstance(wf.strategy, str) else None,
+        "budget": wf.budget,
         "tasks": cols,
         "agents": info,
     }
@@ -111,6 +112,7 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
         on_failure=definition.get("on_failure") or "fail_fast",
         max_concurrency=definition.get("max_concurrency"),
         strategy=definition.get("strategy"),
+        budget=definition.get("budget"),
     )
     cols = definition["tasks"]
     sparse = {name: cols.get(name, {}) for name in (*_SPARSE, "priority", "retry")}
@@ -167,3 +169,21 @@ def graph(definition: dict[str, Any] | None) -> list[tuple[str, list[str], str]]
         route = cap if cap is not None else f"agent:{agents.get(k)}"
         out.append((tid, list(deps.get(k, ())), route))
     return out
+
+
+def priorities(definition: dict[str, Any] | None) -> dict[str, int]:
+    """Each task's priority (1-10) as recorded, without importing any handler."""
+    from ..spec.workflow import PRIORITIES
+
+    if not definition:
+        return {}
+    out: dict[str, int] = {}
+    if definition.get("kind") == "file":
+        for t in definition.get("spec", {}).get("tasks", []):
+            if isinstance(t, dict) and "id" in t:
+                p = t.get("priority", 5)
+                out[str(t["id"])] = PRIORITIES.get(p, 5) if isinstance(p, str) else int(p)
+        return out
+    cols = definition.get("tasks", {})
+    given = cols.get("priority", {})
+    return {tid: int(given.get(str(i), 5)) for i, tid in enumerate(cols.get("id", []))}
