@@ -39,14 +39,27 @@ def run(
         str | None,
         typer.Option("--run-id", metavar="ID", help="The run's id (default: a random one)."),
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            metavar="DOLLARS",
+            help="Budget: no new LLM task starts once its estimated cost would pass this.",
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", metavar="N", help="Budget in tokens, as --max-cost."),
+    ] = None,
 ) -> None:
     """Run a workflow file and show its progress and a summary.
 
     Prints the run id first (with --db: once the run is recorded). Exit code 0 when every task
-    completed, 1 when the run failed or ended partial, 2 when the file is invalid, 130 on
-    Ctrl-C.
+    completed, 1 when the run failed, ended partial or exceeded its budget, 2 when the file is
+    invalid, 130 on Ctrl-C.
     """
-    orch, prepared = prepare(file, json_out, db, run_id)
+    budget = {"max_cost": max_cost, "max_tokens": max_tokens}
+    orch, prepared = prepare(file, json_out, db, run_id, budget=budget)
     raise typer.Exit(execute(orch, prepared, json_out))
 
 
@@ -129,16 +142,20 @@ def demo(
     """Run the bundled offline demo and write its Markdown report.
 
     Research agents search bundled texts in parallel, an analyst aggregates, a writer composes
-    a report and three reviewers vote on it: no network, no API key.
+    a report and three reviewers vote on it: no network, no API key. With OPENAI_BASE_URL set,
+    the writer and reviewers are LLM agents on PODIUM_DEMO_MODEL (default gpt-4o-mini).
     """
     with user_errors(json_out):
         check_out(out)
-        from ..demo import DEMO_WORKFLOW, report_markdown
+        from ..demo import demo_workflow, report_markdown
+        from ..orchestrator import Orchestrator
+
+        # an in-memory store keeps every attempt, so the report can say why a retry was needed
+        orch = Orchestrator(store="memory")
+        prepared = orch.prepare(demo_workflow())
 
     import asyncio
 
-    # an in-memory store keeps every attempt, so the report can say why a retry was needed
-    orch, prepared = prepare(DEMO_WORKFLOW, json_out, db="memory")
     code = execute(orch, prepared, json_out)
     if code >= 128:  # interrupted: no report of half a run
         raise typer.Exit(code)

@@ -33,10 +33,16 @@ __all__ = ["Stop", "drive", "execute", "prepare"]
 
 
 def prepare(
-    path: Path, json_out: bool, db: str | None = None, run_id: str | None = None
+    path: Path,
+    json_out: bool,
+    db: str | None = None,
+    run_id: str | None = None,
+    *,
+    budget: dict[str, float | None] | None = None,
 ) -> tuple[Orchestrator, Run]:
     """Load and validate a workflow file and build its run (nothing runs yet); with ``db``,
-    the run will be recorded in that store."""
+    the run will be recorded in that store; ``budget`` (--max-cost, --max-tokens) replaces
+    the limits the file gives."""
     with user_errors(json_out):
         from ..orchestrator import Orchestrator
         from ..spec.loader import load_workflow
@@ -46,7 +52,13 @@ def prepare(
 
             check_run_id(run_id)
         orch = Orchestrator(store=db)
-        return orch, orch.prepare(load_workflow(path), run_id=run_id)
+        wf = load_workflow(path)
+        if budget and any(v is not None for v in budget.values()):
+            from ..spec.workflow import check_budget
+
+            given = {k: v for k, v in budget.items() if v is not None}
+            wf.budget = check_budget({**(wf.budget or {}), **given})
+        return orch, orch.prepare(wf, run_id=run_id)
 
 
 class Stop:

@@ -6,20 +6,49 @@
 >>> print(report_markdown(result))
 
 The workflow is ``research.yaml`` next to this file; its agents are in ``podium.demo.agents``
-and the articles they search are in ``corpus/``. No network, no model and no API key.
+and the articles they search are in ``corpus/``. No network, no model and no API key, unless
+``OPENAI_BASE_URL`` points to a model: then `demo_workflow` gives the workflow with an LLM writer
+and three LLM reviewers (``podium.demo.llm_agents``) on ``PODIUM_DEMO_MODEL`` (default
+``gpt-4o-mini``; the key comes from ``OPENAI_API_KEY`` when the endpoint needs one).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._utils.text import plural
 from ..result import RunResult, TaskStatus
 
-__all__ = ["DEMO_WORKFLOW", "report_markdown"]
+if TYPE_CHECKING:
+    from ..spec.workflow import Workflow
+
+__all__ = ["DEMO_WORKFLOW", "demo_workflow", "report_markdown"]
 
 DEMO_WORKFLOW: Path = Path(__file__).with_name("research.yaml")
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def demo_workflow(model: str | None = None) -> Workflow:
+    """The demo's workflow: offline agents, or with ``OPENAI_BASE_URL`` set (or ``model``
+    given) an LLM writer and LLM reviewers."""
+    from ..spec.loader import load_workflow
+
+    wf = load_workflow(DEMO_WORKFLOW)
+    if model is None:
+        if not os.environ.get("OPENAI_BASE_URL"):
+            return wf
+        model = os.environ.get("PODIUM_DEMO_MODEL") or DEFAULT_MODEL
+    from .llm_agents import llm_agents
+
+    swapped = {a.name: a for a in llm_agents(model)}
+    wf.agents = [swapped.get(a.name, a) for a in wf.agents]
+    for t in wf.tasks.values():  # a model takes longer than the offline agents' timeouts
+        if t.capability in ("write", "review"):
+            t.timeout = 300.0
+    wf.name = "research-report-llm"
+    return wf
 
 
 def report_markdown(result: RunResult, transitions: list[Any] | None = None) -> str:
