@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process (so each measures its own raw-asyncio baseline).
 
 python benchmarks/run_all.py            # everything
-python benchmarks/run_all.py engine bus # only some: engine, store, bus, pipeline
+python benchmarks/run_all.py engine bus # only some: engine, store, bus, pipeline, llm
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ BENCHES = {
     "store": "bench_store.py",
     "bus": "bench_bus.py",
     "pipeline": "bench_pipeline.py",
+    "llm": "bench_llm.py",
 }
 
 

@@ -117,7 +117,7 @@ def _json_field(action: Action, key: str, *, obj: bool) -> str | None:
         try:
             raw = json.loads(_unfence(raw))
         except json.JSONDecodeError as exc:
-            return f"{key} is not valid JSON ({exc.msg} at character {exc.pos})"
+            return f"{key} is not valid JSON: {exc.msg} (character {exc.pos})"
     if obj and not isinstance(raw, dict):
         return f'{key} must be a JSON object like {{"query": "..."}}'
     action.fields[key] = raw
@@ -178,7 +178,7 @@ def from_tool_call(call_id: str, name: str, arguments: str) -> Action:
             "TOOL",
             {"NAME": name},
             call_id=call_id,
-            error=f"the arguments of {name} are not valid JSON ({exc.msg})",
+            error=f"the arguments of {name} are not valid JSON: {exc.msg}",
             text=shown,
         )
     if not isinstance(args, dict):
