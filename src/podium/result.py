@@ -103,6 +103,7 @@ class TaskResult:
     """
 
     __slots__ = (
+        "_usage",
         "agent",
         "attempts",
         "cancel_reason",
@@ -119,7 +120,6 @@ class TaskResult:
         "task",
         "timer",
         "tried",
-        "usage",
         "waiting",
         "worker",
     )
@@ -144,8 +144,19 @@ class TaskResult:
         self.worker: Any = None  # the asyncio Task running it while it is suspended
         self.cancel_reason: str | None = None
         self.timer: Any = None
-        # ``usage`` (model calls: tokens, cost, latency) is left unset until a handler reports
-        # some, so tasks that make no model calls pay nothing for it: read it with getattr
+        # ``_usage`` is left unset until a handler reports model calls, so tasks that make
+        # none pay nothing for it (not even setting it here)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """Model calls of this task, over all its attempts: ``calls``, ``prompt_tokens``,
+        ``completion_tokens``, ``total_tokens``, ``cost`` and ``latency`` (seconds); None when
+        it made none (see `Context.record_usage`)."""
+        return getattr(self, "_usage", None)
+
+    @usage.setter
+    def usage(self, value: dict[str, Any] | None) -> None:
+        self._usage = value
 
     @property
     def duration(self) -> float | None:

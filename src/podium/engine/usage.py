@@ -38,7 +38,7 @@ class Ledger:
         self.live: dict[str, tuple[str, str]] = {}  # task id -> (agent, text)
 
     def add(self, rec: TaskResult, agent: str, usage: dict[str, Any], model: str | None) -> None:
-        rec.usage = add_usage(getattr(rec, "usage", None), usage)
+        rec.usage = add_usage(rec.usage, usage)
         add_usage(self.total, usage)
         self.agents[agent] = add_usage(self.agents.get(agent), usage)
         if model:
