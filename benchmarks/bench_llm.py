@@ -7,9 +7,11 @@ python benchmarks/bench_llm.py overhead     # one of: overhead throughput
 - overhead: one call at a time, 300 tasks; podium's time (and CPU) per call minus the raw
   client's = what podium adds around the HTTP round trip (target < 1 ms).
 - throughput: 1,000 LLM tasks at once (capacity 1,000) against a server answering after
-  100 ms; calls per second against the same 1,000 calls made with asyncio.gather on the raw
-  client (target > 0.9x), and against the ideal (1,000 calls / 0.1 s), which the openai
-  client's own CPU cost per call bounds on a small machine.
+  100 ms; calls per second against the same 1,000 calls made with asyncio.gather on one raw
+  client (as a user would write it), and on raw clients sharded as podium shards them (64
+  connections each: one pool of 1,000 scans all its connections per request), which isolates
+  the engine's share (target > 0.9x); and against the ideal (1,000 calls / 0.1 s), which the
+  openai client's own CPU cost per call (a few ms) bounds on a small machine.
 """
 
 from __future__ import annotations
@@ -126,42 +128,57 @@ async def overhead(n: int = 300) -> None:
     )
 
 
+async def gathered(clients: list, n: int) -> float:
+    gc.collect()
+    t = time.perf_counter()
+    k = len(clients)
+    await asyncio.gather(
+        *[clients[i % k].chat.completions.create(model="m", messages=MESSAGES) for i in range(n)]
+    )
+    return time.perf_counter() - t
+
+
 async def throughput(n: int = 1000, delay: float = 0.1) -> None:
+    from podium.llm.client import SHARD
+
     srv = Server(delay)
     try:
-        client = raw_client(srv.url, n)
+        one = [raw_client(srv.url, n)]
+        shards = [raw_client(srv.url, SHARD) for _ in range(-(-n // SHARD))]
         orch = orchestrator(srv.url, n)
-        await asyncio.gather(
-            *[client.chat.completions.create(model="m", messages=MESSAGES) for _ in range(50)]
-        )
-        await podium_run(orch, 50, None)
-        raw = pod = float("inf")
+        for clients in (one, shards):  # warm up: connections opened
+            await gathered(clients, n)
+        await podium_run(orch, n, None)
+        raw = sharded = pod = float("inf")
         for _ in range(3):
-            gc.collect()
-            t = time.perf_counter()
-            await asyncio.gather(
-                *[client.chat.completions.create(model="m", messages=MESSAGES) for _ in range(n)]
-            )
-            raw = min(raw, time.perf_counter() - t)
+            raw = min(raw, await gathered(one, n))
+            sharded = min(sharded, await gathered(shards, n))
             wall, _ = await podium_run(orch, n, None)
             pod = min(pod, wall)
-        await client.close()
+        for c in one + shards:
+            await c.close()
         await orch.close()
     finally:
         srv.close()
     ideal = n / delay
     report(
         f"{n:,} concurrent LLM tasks, {delay * 1e3:.0f} ms answers",
-        f"{n / pod:8,.0f} calls/s (raw client {n / raw:,.0f}/s)",
+        f"{n / pod:8,.0f} calls/s (raw: one client {n / raw:,.0f}/s, "
+        f"sharded clients {n / sharded:,.0f}/s)",
         None,
     )
     print(
-        f"{'  throughput to raw asyncio + openai client':<44} {raw / pod:.2f}x  (target > 0.9x)",
+        f"{'  throughput to raw asyncio, one client':<44} {raw / pod:.2f}x",
         flush=True,
     )
     print(
-        f"{'  throughput to the ideal':<44} podium {n / pod / ideal:.2f}x, raw client "
-        f"{n / raw / ideal:.2f}x of {ideal:,.0f} calls/s",
+        f"{'  throughput to raw asyncio, sharded clients':<44} {sharded / pod:.2f}x  "
+        "(target > 0.9x)",
+        flush=True,
+    )
+    print(
+        f"{'  throughput to the ideal':<44} podium {n / pod / ideal:.2f}x, raw "
+        f"{n / sharded / ideal:.2f}x of {ideal:,.0f} calls/s (bound by the client's CPU)",
         flush=True,
     )
 
