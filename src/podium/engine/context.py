@@ -161,18 +161,6 @@ class Context:
             calls=calls,
         )
 
-    def show(self, text: str | None) -> None:
-        """Show ``text`` next to this task in ``podium run``'s live display while it runs (an
-        answer as it streams in); ``None`` clears it."""
-        run = self._run
-        if run.usage is None:
-            if text is None:
-                return
-            from .usage import Ledger
-
-            run.usage = Ledger()
-        run.usage.show(self._rec.id, self.agent, text)
-
     # -- delegation ----------------------------------------------------------------------
 
     async def delegate(

@@ -1,4 +1,4 @@
-"""Model usage that handlers report (tokens, cost, seconds in calls), and their live text.
+"""Model usage that handlers report: tokens, cost and seconds in calls.
 
 An LLM agent (or any handler that calls a model itself) reports each call with
 `Context.record_usage`. The report is added up three ways at once, so nothing has to be summed
@@ -22,20 +22,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Ledger", "record_usage"]
 
-LIVE_CHARS = 400  # characters of a task's live text kept for displays
-
 
 class Ledger:
-    """A run's model usage: in total, per agent and per model; and the live text of running
-    tasks (an answer as it streams), for progress displays."""
+    """A run's model usage: in total, per agent and per model."""
 
-    __slots__ = ("agents", "live", "models", "total")
+    __slots__ = ("agents", "models", "total")
 
     def __init__(self) -> None:
         self.total: dict[str, Any] = add_usage(None, {})
         self.agents: dict[str, dict[str, Any]] = {}
         self.models: dict[str, dict[str, Any]] = {}
-        self.live: dict[str, tuple[str, str]] = {}  # task id -> (agent, text)
 
     def add(self, rec: TaskResult, agent: str, usage: dict[str, Any], model: str | None) -> None:
         rec.usage = add_usage(rec.usage, usage)
@@ -43,12 +39,6 @@ class Ledger:
         self.agents[agent] = add_usage(self.agents.get(agent), usage)
         if model:
             self.models[model] = add_usage(self.models.get(model), usage)
-
-    def show(self, task_id: str, agent: str, text: str | None) -> None:
-        if text is None:
-            self.live.pop(task_id, None)
-        else:
-            self.live[task_id] = (agent, text[-LIVE_CHARS:])
 
     def summary(self) -> dict[str, Any]:
         """The run's usage as in ``stats["usage"]``: totals plus ``by_model``."""
@@ -92,7 +82,9 @@ def record_usage(
         attempt=attempt,
         agent=agent,
         model=model,
-        **{k: usage[k] for k in ("calls", "prompt_tokens", "completion_tokens", "cost", "latency")},
+        **{k: usage[k] for k in ("calls", "prompt_tokens", "completion_tokens", "total_tokens")},
+        cost=usage["cost"],
+        latency=usage["latency"],
     )
     return usage
 
@@ -104,8 +96,8 @@ def usage_stats(run: Run, stats: dict[str, Any]) -> None:
         stats["usage"] = ledger.summary()
         agents = stats.get("agents") or {}
         for name, u in ledger.agents.items():
-            if name in agents:
-                agents[name]["usage"] = rounded_usage(u)
+            if name in agents:  # an agent that keeps its own count (kind: langchain) keeps it
+                agents[name].setdefault("usage", rounded_usage(u))
     if run.budget is not None:
         stats["budget"] = run.budget.to_dict()
     if run.stopped_by is not None:

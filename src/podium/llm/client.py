@@ -247,7 +247,7 @@ class ChatClient:
             if delta.content:
                 parts.append(delta.content)
                 if on_text is not None:
-                    on_text("".join(parts))
+                    on_text(delta.content)
             for tc in delta.tool_calls or ():
                 call = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
                 if tc.id:

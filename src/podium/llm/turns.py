@@ -57,7 +57,7 @@ class Conversation:
     # -- the task ------------------------------------------------------------------------------
 
     async def run(self) -> Any:
-        a, ctx = self.agent, self.ctx
+        a = self.agent
         result: Any = None
         try:
             system = self._system()
@@ -79,7 +79,6 @@ class Conversation:
                     a.lessons.append(answer.strip()[:500])
             return result
         finally:
-            ctx.show(None)
             a.learned(self.tokens, self.cost)
 
     async def _phase(self, phase: str) -> Any:
@@ -137,7 +136,9 @@ class Conversation:
         if self.inbox is not None or a.inbox:
             await self._read_inbox()
         tools = self._tool_specs(phase) if a.native_tools else None
-        show = ctx.show if a.stream else None
+        show = ctx.stream if a.stream else None
+        if show is not None and self.tokens:
+            show("\n")  # after the first call: each answer on a line of its own
         try:
             done = await a.client.complete(  # type: ignore[union-attr]
                 self.messages,

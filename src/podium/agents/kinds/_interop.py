@@ -90,8 +90,9 @@ def _key(k: Any) -> Any:
 
 class TokenUsage:
     """Tokens an agent's model calls used: summed per agent (in its ``stats()``, so in
-    ``podium run --json`` and the stored run's statistics) and recorded per task as a run
-    event ``usage`` (task, agent, model, input, output and total tokens)."""
+    ``podium run --json`` and the stored run's statistics) and reported per call with
+    `Context.record_usage` (so on the task, in the run's totals and its budget, and stored as
+    a run event ``usage``)."""
 
     __slots__ = ("calls", "input_tokens", "output_tokens", "total_tokens")
 
@@ -108,17 +109,9 @@ class TokenUsage:
         self.output_tokens += o
         self.total_tokens += t
         self.calls += 1
-        event = getattr(ctx.run, "event", None)
-        if event is not None:
-            event(
-                "usage",
-                task=ctx.task_id,
-                agent=ctx.agent,
-                model=model,
-                input_tokens=i,
-                output_tokens=o,
-                total_tokens=t,
-            )
+        record = getattr(ctx, "record_usage", None)
+        if record is not None:  # on the task, the run's totals and budget, and the store
+            record(prompt_tokens=i, completion_tokens=o, model=model)
 
     def to_dict(self) -> dict[str, int]:
         return {
