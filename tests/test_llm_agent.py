@@ -267,12 +267,17 @@ def test_a_dead_endpoint_fails_over_to_another_capable_agent(server: ChatServer)
     dead = podium.LLMAgent(
         "dead", ["write"], model="m", base_url="http://127.0.0.1:9/v1", max_retries=0, stream=False
     )
+    dead.breaker_failures = 1
     orch.register(dead)
     orch.register(agent(server, "live"))
-    wf = one_task(retry={"max_attempts": 2, "initial_delay": 0})
+    server.default = "from the live one"
+    wf = podium.Workflow("failover", strategy="round_robin")
+    for i in range(4):
+        wf.task(f"t{i}", capability="write", retry={"max_attempts": 2, "initial_delay": 0})
     result = run(orch, wf)
-    rec = result.tasks["t"]
-    assert result["t"] == "from the live one" and rec.agent == "live"
+    assert result.status == "completed"
+    assert {r.agent for r in result.tasks.values()} == {"live"}
+    assert dead.failed >= 1 and dead.breaker_until > 0  # its breaker opened: no more tasks
 
 
 # -- delegation ------------------------------------------------------------------------------

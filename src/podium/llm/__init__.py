@@ -11,7 +11,7 @@ schema.py   answers that must satisfy a JSON schema
 tools.py    Python functions the model may call
 client.py   the endpoint, with retries (429 Retry-After, 5xx, timeouts)
 pricing.py  price per million tokens, per model
-planner.py  a goal -> a workflow (rule-based templates, or a model)
+planner.py  a goal -> a workflow (rule-based templates in templates.py, or a model)
 tensor.py   the assignment tensor T[task, agent, priority level]
 
 The engine knows none of this: an LLM agent is an `Agent` whose async handler waits for the
