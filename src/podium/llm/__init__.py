@@ -19,9 +19,23 @@ model. ``openai`` is imported when an agent is set up, never at ``import podium`
 """
 
 from .agent import LLMAgent as LLMAgent
+from .planner import plan_goal as plan_goal
 from .presets import AGENT_TYPES as AGENT_TYPES
 from .pricing import Price as Price
 from .pricing import set_price as set_price
+from .tensor import Tensor as Tensor
+from .tensor import planned_tensor as planned_tensor
+from .tensor import run_tensor as run_tensor
 from .tools import Tool as Tool
 
-__all__ = ["AGENT_TYPES", "LLMAgent", "Price", "Tool", "set_price"]
+__all__ = [
+    "AGENT_TYPES",
+    "LLMAgent",
+    "Price",
+    "Tensor",
+    "Tool",
+    "plan_goal",
+    "planned_tensor",
+    "run_tensor",
+    "set_price",
+]
