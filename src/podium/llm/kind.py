@@ -37,7 +37,7 @@ class PriceSpec(StrictModel):
 
 
 class DelegationSpec(StrictModel):
-    to: list[str] = Field(default_factory=list)
+    to: list[str] | None = None  # None: the agent type's default (the planner's "*")
     max_depth: int = Field(2, ge=0)
     max_count: int = Field(8, ge=0)
     max_fanout: int = Field(4, ge=1)

@@ -214,4 +214,4 @@ def _allowed_fields(loc: list[Any], agent_model: type[AgentSpec]) -> list[str]:
     for part in loc[:-1]:
         if isinstance(part, str) and part in nested:
             model = nested[part]
-    return sorted(model.model_fields)
+    return sorted(f.alias or name for name, f in model.model_fields.items())
