@@ -346,7 +346,7 @@ def usage_lines(stats: dict[str, Any]) -> list[str]:
     if b:
         parts = []
         if b.get("max_cost") is not None:
-            parts.append(f"cost {money(b['spent_cost'])} of {b['max_cost']:g}")
+            parts.append(f"cost {money(b['spent_cost'])} of {money(b['max_cost'])}")
         if b.get("max_tokens") is not None:
             parts.append(f"tokens {b['spent_tokens']:,} of {b['max_tokens']:,}")
         lines.append("budget: " + ", ".join(parts))

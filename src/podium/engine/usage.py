@@ -83,8 +83,8 @@ def record_usage(
         agent=agent,
         model=model,
         **{k: usage[k] for k in ("calls", "prompt_tokens", "completion_tokens", "total_tokens")},
-        cost=usage["cost"],
-        latency=usage["latency"],
+        cost=round(usage["cost"], 10),
+        latency=round(usage["latency"], 6),
     )
     return usage
 
