@@ -268,3 +268,34 @@ tasks:
     )
     html = out.read_text()
     assert "Model usage" in html and "150" in html
+
+
+async def test_a_resumed_run_keeps_counting_what_it_spent(tmp_path: Path) -> None:
+    class Model(podium.Agent):
+        def estimate_usage(self, task):
+            return 0.2, 10
+
+        async def handle(self, ctx):
+            ctx.record_usage(prompt_tokens=5, completion_tokens=5, cost=0.2)
+            if ctx.task_id == "s1" and ctx.input.get("crash"):
+                raise RuntimeError("down")
+            return "ok"
+
+    def flow(crash: bool) -> podium.Workflow:
+        wf = podium.Workflow("resumable", budget={"max_cost": 0.5})
+        wf.task("s0", capability="chat")
+        wf.task("s1", capability="chat", depends_on=["s0"], input={"crash": crash})
+        wf.task("s2", capability="chat", depends_on=["s1"])
+        return wf
+
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with podium.Orchestrator(store=db) as orch:
+        orch.register(Model("m", ["chat"]))
+        first = await orch.run(flow(True), run_id="r")
+        assert first.status == "failed"  # s0 and s1's failed attempt spent 0.4
+    async with podium.Orchestrator(store=db) as orch:
+        orch.register(Model("m", ["chat"]))
+        again = await orch.resume("r", workflow=flow(False))
+    assert again.status == "budget_exceeded"
+    assert again.tasks["s1"].status == "skipped"  # 0.4 spent before + 0.2 > 0.5
+    assert "spent 0.4" in again.tasks["s1"].error

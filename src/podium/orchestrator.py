@@ -312,6 +312,11 @@ class Orchestrator(LiveAgents):
             _check_same_tasks(run_id, task_ids(saved.definition), workflow)
         run = self.prepare(workflow, run_id=run_id)
         run.restore({tid: s.preset() for tid, s in states.items()})
+        if run.budget is not None:  # what earlier sessions spent still counts
+            for s in states.values():
+                if s.usage:
+                    run.budget.cost += s.usage.get("cost") or 0.0
+                    run.budget.tokens += s.usage.get("total_tokens") or 0
         self._resuming[run_id] = saved
         return run
 
