@@ -45,8 +45,10 @@ def plan(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Turn a goal into a workflow file: subtasks, dependencies, capabilities, priorities and
-    time/cost estimates. `podium validate` accepts what it writes and `podium run` runs it.
+    """Turn a goal into a workflow file.
+
+    The plan's subtasks get dependencies, capabilities, priorities and time/cost estimates;
+    `podium validate` accepts what it writes and `podium run` runs it.
 
     Without --llm the rule-based templates decide (develop/build X: requirements, design,
     implementation, testing, review; fix/debug, write/draft, research/compare have theirs).
@@ -120,9 +122,9 @@ def tensor(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the assignment tensor T[task, agent, level] (levels critical, high, medium, low).
+    """Write the assignment tensor of a workflow or a recorded run.
 
-    Before a run: the probability that the scheduler gives each task to each agent. With --run
+    T[task, agent, level], with the levels critical, high, medium and low. Before a run: the probability that the scheduler gives each task to each agent. With --run
     and --db: 1 where each task actually ran. The task and agent order go to OUT's .json.
     """
     from .output import check_out, print_json, say, user_errors
