@@ -124,8 +124,9 @@ def tensor(
 ) -> None:
     """Write the assignment tensor of a workflow or a recorded run.
 
-    T[task, agent, level], with the levels critical, high, medium and low. Before a run: the probability that the scheduler gives each task to each agent. With --run
-    and --db: 1 where each task actually ran. The task and agent order go to OUT's .json.
+    T[task, agent, level], with the levels critical, high, medium and low. Before a run: the
+    probability that the scheduler gives each task to each agent. With --run and --db: 1
+    where each task actually ran. The task and agent order go to OUT's .json.
     """
     from .output import check_out, print_json, say, user_errors
 
