@@ -51,7 +51,7 @@ def record(run_id: str = "r1", total: int = 3, **kw) -> RunRecord:
         started_at=kw.pop("started_at", time.time()),
         definition={"format": 1, "kind": "code", "name": "wf", "tasks": {"id": [], "x": "é"}},
         total=total,
-        owner="host:1",
+        owner=kw.pop("owner", "host:1"),
         **kw,
     )
 
@@ -509,3 +509,97 @@ def test_a_code_definition_round_trips() -> None:
 def test_an_unreadable_definition_says_how_to_resume() -> None:
     with pytest.raises(podium.StoreError, match=r"orch.resume\(run_id, workflow=wf\)"):
         rebuild(None, run_id="r")
+
+
+# -- what `podium serve` keeps -------------------------------------------------------------------
+
+
+async def test_list_runs_filters_and_pages(store: Store) -> None:
+    t0 = 1_000_000.0
+    for i in range(5):
+        await store.create_run(
+            RunRecord(run_id=f"r{i}", workflow="a" if i % 2 else "b", started_at=t0 + i)
+        )
+    await store.update_run("r3", status="completed", finished_at=t0 + 9)
+    assert [r.run_id for r in await store.list_runs(2, offset=1)] == ["r3", "r2"]
+    assert [r.run_id for r in await store.list_runs(offset=3)] == ["r1", "r0"]
+    assert [r.run_id for r in await store.list_runs(workflow="a")] == ["r3", "r1"]
+    assert [r.run_id for r in await store.list_runs(status="completed")] == ["r3"]
+    got = await store.list_runs(since=t0 + 1, until=t0 + 3)
+    assert [r.run_id for r in got] == ["r2", "r1"]
+
+
+async def test_api_keys_are_kept_and_revoked(store: Store) -> None:
+    from podium.stores.service import ApiKey
+
+    await store.create_key(ApiKey("k1", "admin", "scrypt$x", name="ops", created_at=1.0))
+    await store.create_key(ApiKey("k2", "viewer", "scrypt$y", rate_limit=5.0, created_at=2.0))
+    got = await store.get_key("k2")
+    assert got is not None and (got.role, got.rate_limit, got.revoked_at) == ("viewer", 5.0, None)
+    assert await store.get_key("nope") is None
+    assert await store.revoke_key("k1", 3.0) is True
+    assert await store.revoke_key("k1", 4.0) is True  # revoked once: the first time stays
+    assert await store.revoke_key("nope", 4.0) is False
+    keys = await store.list_keys()
+    assert [(k.key_id, k.revoked_at) for k in keys] == [("k1", 3.0), ("k2", None)]
+
+
+async def test_an_idempotency_key_ties_to_the_first_run(store: Store) -> None:
+    assert await store.claim_idempotency("op:abc", "run-1", 1.0) == "run-1"
+    assert await store.claim_idempotency("op:abc", "run-2", 2.0) == "run-1"
+    got = await asyncio.gather(*(store.claim_idempotency("op:x", f"r{i}", 1.0) for i in range(20)))
+    assert len(set(got)) == 1
+
+
+async def test_registered_agents_are_kept(store: Store) -> None:
+    await store.save_agent("a", {"name": "a", "url": "http://x"}, 1.0)
+    await store.save_agent("b", {"name": "b"}, 2.0)
+    await store.save_agent("a", {"name": "a", "url": "http://y"}, 3.0)
+    assert await store.list_agents() == {
+        "a": {"name": "a", "url": "http://y"},
+        "b": {"name": "b"},
+    }
+    assert await store.delete_agent("a") is True
+    assert await store.delete_agent("a") is False
+    assert list(await store.list_agents()) == ["b"]
+
+
+async def test_run_leases_pass_from_a_dead_owner_to_one_claimant(store: Store) -> None:
+    store.lease_ttl = 30.0
+    try:
+        await store.create_run(record("mine", owner="server-a"))
+        await store.create_run(record("done", owner="server-a"))
+    finally:
+        store.lease_ttl = None
+    await store.update_run("done", status="completed", finished_at=time.time())
+    now = time.time()
+    assert await store.orphans(now) == []  # leased for 30 s
+    assert await store.renew_leases("server-a", now - 1) == ["mine"]  # expired a second ago
+    [orphan] = await store.orphans(now)
+    assert (orphan.run_id, orphan.owner) == ("mine", "server-a")
+    claims = await asyncio.gather(
+        *(
+            store.claim_run("mine", f"server-{i}", now + 30, now=now, from_owner="server-a")
+            for i in "bcd"
+        )
+    )
+    assert sorted(claims) == [False, False, True]
+    winner = (await store.get_run("mine")).owner
+    assert winner in ("server-b", "server-c", "server-d")
+    assert await store.orphans(now) == []
+    assert await store.renew_leases("server-a", now + 60) == []  # not its run any more
+    assert await store.renew_leases(winner, now + 60) == ["mine"]
+    assert await store.cancel_requests(winner) == []
+    await store.request_cancel("mine")
+    assert await store.cancel_requests(winner) == ["mine"]
+    with pytest.raises(podium.StoreError, match="no run with id 'ghost'"):
+        await store.request_cancel("ghost")
+
+
+async def test_a_run_without_a_lease_is_an_orphan(store: Store) -> None:
+    await store.create_run(record("cli"))  # recorded by `podium run --db`: no lease
+    [orphan] = await store.orphans(time.time())
+    assert (orphan.run_id, orphan.lease_expires) == ("cli", None)
+    now = time.time()
+    assert not await store.claim_run("cli", "srv", now + 5, now=now, from_owner="x:1")
+    assert await store.claim_run("cli", "srv", now + 5, now=now, from_owner="host:1")

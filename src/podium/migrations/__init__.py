@@ -16,8 +16,8 @@ from typing import Any
 
 __all__ = ["HEAD", "REVISIONS", "VERSION_TABLE", "create_sqlite", "sqlite_head", "upgrade"]
 
-HEAD = "0001"  # the newest revision in versions/ (a test checks they agree)
-REVISIONS = ("0001",)  # every revision, oldest first
+HEAD = "0002"  # the newest revision in versions/ (a test checks they agree)
+REVISIONS = ("0001", "0002")  # every revision, oldest first
 VERSION_TABLE = "podium_version"  # not alembic_version: the database may hold other apps
 LOCK_ID = 7_406_392_113  # PostgreSQL advisory lock taken while migrating
 

@@ -17,7 +17,7 @@ CREATE TABLE podium_runs (
 	stats TEXT, 
 	definition TEXT, 
 	owner TEXT, 
-	sessions INTEGER DEFAULT '1' NOT NULL, 
+	sessions INTEGER DEFAULT '1' NOT NULL, lease_expires FLOAT, cancel_requested INTEGER DEFAULT '0' NOT NULL, 
 	PRIMARY KEY (run_id)
 );
 --
@@ -48,5 +48,30 @@ CREATE TABLE podium_cache (
 	agent TEXT, 
 	created_at FLOAT NOT NULL, 
 	PRIMARY KEY ("key")
+);
+--
+CREATE TABLE podium_keys (
+	key_id VARCHAR(64) NOT NULL, 
+	name TEXT, 
+	role VARCHAR(16) NOT NULL, 
+	hash TEXT NOT NULL, 
+	rate_limit FLOAT, 
+	created_at FLOAT NOT NULL, 
+	revoked_at FLOAT, 
+	PRIMARY KEY (key_id)
+);
+--
+CREATE TABLE podium_idempotency (
+	"key" VARCHAR(300) NOT NULL, 
+	run_id VARCHAR(128) NOT NULL, 
+	created_at FLOAT NOT NULL, 
+	PRIMARY KEY ("key")
+);
+--
+CREATE TABLE podium_agents (
+	name VARCHAR(128) NOT NULL, 
+	spec TEXT NOT NULL, 
+	created_at FLOAT NOT NULL, 
+	PRIMARY KEY (name)
 );
 --

@@ -23,12 +23,58 @@ TRANSITION_COLS = (
 CACHE_COLS = "key, route, result, run_id, task_id, agent, created_at"
 
 
-def runs_query(limit: int | None) -> str:
-    """The runs, newest first (at most ``limit``)."""
-    sql = f"SELECT {RUN_COLS} FROM podium_runs ORDER BY started_at DESC"
+KEY_COLS = "key_id, role, hash, name, rate_limit, created_at, revoked_at"
+
+
+def runs_query(
+    limit: int | None,
+    mark: Callable[[int], str] = lambda i: "?",
+    *,
+    offset: int = 0,
+    status: str | None = None,
+    workflow: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> tuple[str, list[Any]]:
+    """The runs, newest first (at most ``limit``, after ``offset``), filtered; and the
+    parameters. ``mark(i)`` writes the i-th placeholder (``?`` or ``$i``)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for col, op, value in (
+        ("status", "=", status),
+        ("workflow", "=", workflow),
+        ("started_at", ">=", since),
+        ("started_at", "<", until),
+    ):
+        if value is not None:
+            params.append(value)
+            where.append(f"{col} {op} {mark(len(params))}")
+    sql = f"SELECT {RUN_COLS} FROM podium_runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY started_at DESC, run_id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return sql
+    if offset:
+        if limit is None:  # OFFSET needs a LIMIT on SQLite: -1 there, ALL on PostgreSQL
+            sql += " LIMIT -1" if mark(1) == "?" else " LIMIT ALL"
+        sql += f" OFFSET {int(offset)}"
+    return sql, params
+
+
+def key_record(r: Any) -> Any:
+    """A row of `KEY_COLS` as an `ApiKey`."""
+    from .service import ApiKey
+
+    return ApiKey(
+        key_id=r[0],
+        role=r[1],
+        hash=r[2],
+        name=r[3],
+        rate_limit=r[4],
+        created_at=r[5],
+        revoked_at=r[6],
+    )
 
 
 def run_row(run: RunRecord) -> tuple[Any, ...]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..result import TaskStatus, add_usage, iso, task_dict
+from .service import ServiceRecords
 
 __all__ = [
     "CacheEntry",
@@ -286,7 +287,7 @@ def decode(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-class Store(ABC):
+class Store(ServiceRecords, ABC):
     """Where runs, their transitions and the result cache live. One implementation per file:
     `MemoryStore`, `SQLiteStore`, `PostgresStore`; get one with `open_store(url)`.
 
@@ -336,8 +337,18 @@ class Store(ABC):
         """One run; `StoreError` naming the store when the id is unknown."""
 
     @abstractmethod
-    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
-        """Runs, newest first, with ``counts`` filled in (also for unfinished runs)."""
+    async def list_runs(
+        self,
+        limit: int | None = None,
+        *,
+        offset: int = 0,
+        status: str | None = None,
+        workflow: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest first, with ``counts`` filled in (also for unfinished runs); only those
+        with ``status``, of ``workflow``, started in ``[since, until)`` when given."""
 
     @abstractmethod
     async def transitions(self, run_id: str) -> list[Transition]:

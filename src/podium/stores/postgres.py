@@ -10,16 +10,19 @@ missing); otherwise they go where the role's search_path says, next to other app
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import StoreError
 from ._sql import (
     CACHE_COLS,
+    KEY_COLS,
     RUN_COLS,
     TRANSITION_COLS,
     cache_entries,
     cache_row,
+    key_record,
     run_exists,
     run_record,
     run_row,
@@ -29,7 +32,18 @@ from ._sql import (
     up_to_date,
     written_concurrently,
 )
-from .base import CacheEntry, RunRecord, Store, Transition, encode, normalize, redact, tally
+from .base import (
+    CacheEntry,
+    RunRecord,
+    Store,
+    Transition,
+    decode,
+    encode,
+    normalize,
+    redact,
+    tally,
+)
+from .service import ApiKey, Orphan
 
 __all__ = ["PostgresStore"]
 
@@ -186,10 +200,13 @@ class PostgresStore(Store):
         import asyncpg
 
         pool = await self._ready()
+        lease = time.time() + self.lease_ttl if self.lease_ttl else None
         try:
             await pool.execute(
-                f"INSERT INTO podium_runs ({RUN_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                f"INSERT INTO podium_runs ({RUN_COLS}, lease_expires) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
                 *run_row(run),
+                lease,
             )
         except asyncpg.UniqueViolationError:
             raise self._error(run_exists(run.run_id, redact(self.url))) from None
@@ -211,13 +228,15 @@ class PostgresStore(Store):
     ) -> None:
         sql = (
             "UPDATE podium_runs SET status=$2, finished_at=$3, counts=$4, stats=$5, "
-            "owner=coalesce($6, owner)"
+            "owner=coalesce($6, owner), "
+            "lease_expires=CASE WHEN $6::text IS NULL THEN lease_expires ELSE $8 END"
         )
         if new_session:
             sql += ", sessions=sessions+1"
         sql += " WHERE run_id=$1 AND ($7::integer IS NULL OR sessions=$7) RETURNING 1"
+        lease = time.time() + self.lease_ttl if self.lease_ttl and owner is not None else None
         rows = await self._fetch(
-            sql, run_id, status, finished_at, encode(counts), encode(stats), owner, session
+            sql, run_id, status, finished_at, encode(counts), encode(stats), owner, session, lease
         )
         if not rows:
             if await self._fetch("SELECT 1 FROM podium_runs WHERE run_id=$1", run_id):
@@ -230,8 +249,26 @@ class PostgresStore(Store):
             raise self.unknown_run(run_id)
         return run_record(rows[0])
 
-    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
-        runs = [run_record(r) for r in await self._fetch(runs_query(limit))]
+    async def list_runs(
+        self,
+        limit: int | None = None,
+        *,
+        offset: int = 0,
+        status: str | None = None,
+        workflow: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[RunRecord]:
+        sql, params = runs_query(
+            limit,
+            lambda i: f"${i}",
+            offset=offset,
+            status=status,
+            workflow=workflow,
+            since=since,
+            until=until,
+        )
+        runs = [run_record(r) for r in await self._fetch(sql, *params)]
         for r in runs:
             if r.counts is None:
                 r.counts = tally(await self._fetch(_LAST_STATES, r.run_id), r.total)
@@ -290,6 +327,115 @@ class PostgresStore(Store):
             f"SELECT {CACHE_COLS} FROM podium_cache WHERE key = ANY($1::text[])", list(keys)
         )
         return cache_entries(rows)
+
+    # -- the service -------------------------------------------------------------------------
+
+    async def create_key(self, key: ApiKey) -> None:
+        await self._fetch(
+            f"INSERT INTO podium_keys ({KEY_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            key.key_id,
+            key.role,
+            key.hash,
+            key.name,
+            key.rate_limit,
+            key.created_at or time.time(),
+            key.revoked_at,
+        )
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        rows = await self._fetch(f"SELECT {KEY_COLS} FROM podium_keys WHERE key_id=$1", key_id)
+        return key_record(rows[0]) if rows else None
+
+    async def list_keys(self) -> list[ApiKey]:
+        rows = await self._fetch(f"SELECT {KEY_COLS} FROM podium_keys ORDER BY created_at, key_id")
+        return [key_record(r) for r in rows]
+
+    async def revoke_key(self, key_id: str, at: float) -> bool:
+        rows = await self._fetch(
+            "UPDATE podium_keys SET revoked_at=coalesce(revoked_at, $1) WHERE key_id=$2 "
+            "RETURNING 1",
+            at,
+            key_id,
+        )
+        return bool(rows)
+
+    async def claim_idempotency(self, key: str, run_id: str, at: float) -> str:
+        rows = await self._fetch(
+            "INSERT INTO podium_idempotency (key, run_id, created_at) VALUES ($1,$2,$3) "
+            "ON CONFLICT (key) DO NOTHING RETURNING run_id",
+            key,
+            run_id,
+            at,
+        )
+        if rows:
+            return rows[0][0]
+        rows = await self._fetch("SELECT run_id FROM podium_idempotency WHERE key=$1", key)
+        return rows[0][0]
+
+    async def save_agent(self, name: str, spec: dict[str, Any], at: float) -> None:
+        await self._fetch(
+            "INSERT INTO podium_agents (name, spec, created_at) VALUES ($1,$2,$3) "
+            "ON CONFLICT (name) DO UPDATE SET spec=excluded.spec",
+            name,
+            encode(spec),
+            at,
+        )
+
+    async def delete_agent(self, name: str) -> bool:
+        rows = await self._fetch("DELETE FROM podium_agents WHERE name=$1 RETURNING 1", name)
+        return bool(rows)
+
+    async def list_agents(self) -> dict[str, dict[str, Any]]:
+        rows = await self._fetch("SELECT name, spec FROM podium_agents ORDER BY created_at, name")
+        return {r[0]: decode(r[1]) for r in rows}
+
+    async def renew_leases(self, owner: str, expires: float) -> list[str]:
+        rows = await self._fetch(
+            "UPDATE podium_runs SET lease_expires=$1 WHERE owner=$2 AND status='running' "
+            "RETURNING run_id",
+            expires,
+            owner,
+        )
+        return [r[0] for r in rows]
+
+    async def orphans(self, now: float, limit: int = 100) -> list[Orphan]:
+        rows = await self._fetch(
+            "SELECT run_id, owner, lease_expires FROM podium_runs WHERE status='running' "
+            "AND (lease_expires IS NULL OR lease_expires < $1) ORDER BY started_at LIMIT $2",
+            now,
+            int(limit),
+        )
+        return [Orphan(r[0], r[1], r[2]) for r in rows]
+
+    async def claim_run(
+        self, run_id: str, owner: str, expires: float, *, now: float, from_owner: str | None
+    ) -> bool:
+        rows = await self._fetch(
+            "UPDATE podium_runs SET owner=$1, lease_expires=$2 WHERE run_id=$3 AND "
+            "status='running' AND owner IS NOT DISTINCT FROM $4 "
+            "AND (lease_expires IS NULL OR lease_expires < $5) RETURNING 1",
+            owner,
+            expires,
+            run_id,
+            from_owner,
+            now,
+        )
+        return bool(rows)
+
+    async def request_cancel(self, run_id: str) -> None:
+        rows = await self._fetch(
+            "UPDATE podium_runs SET cancel_requested=1 WHERE run_id=$1 RETURNING 1", run_id
+        )
+        if not rows:
+            raise self.unknown_run(run_id)
+
+    async def cancel_requests(self, owner: str) -> list[str]:
+        rows = await self._fetch(
+            "SELECT run_id FROM podium_runs WHERE owner=$1 AND status='running' "
+            "AND cancel_requested=1",
+            owner,
+        )
+        return [r[0] for r in rows]
 
 
 def _abandon(pool: Any) -> None:
