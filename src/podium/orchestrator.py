@@ -79,6 +79,9 @@ class Orchestrator(LiveAgents):
             self.store = open_store(store)
         self._recorders: dict[str, Recorder] = {}
         self._resuming: dict[str, RunRecord] = {}
+        # called with each run as it starts; a callable returned hears every transition of
+        # that run as the store's recorder does: (kind, record), on the engine's hot path
+        self.listeners: list[Callable[[Run], Callable[[str, Any], None] | None]] = []
 
     # -- agents ----------------------------------------------------------------------------
 
@@ -229,6 +232,10 @@ class Orchestrator(LiveAgents):
             if a.heartbeat_timeout:  # the heartbeat clock starts with the run
                 a.last_heartbeat = max(a.last_heartbeat, now)
         self._supervisor.start()
+        for listen in self.listeners:
+            sink = listen(run)
+            if sink is not None:
+                _add_sink(run, sink)
         try:
             result = await run.execute()
         finally:
@@ -268,16 +275,7 @@ class Orchestrator(LiveAgents):
         if resumed is not None and resumed.status == "completed":
             return  # nothing runs again: the store keeps the run as it ended
         recorder = await begin(self.store, run, resumed=resumed, on_error=store_failed)
-        if run._sink is None:
-            run._sink = recorder.sink
-        else:  # someone else listens too
-            first, second = run._sink, recorder.sink
-
-            def both(kind: str, rec: Any) -> None:
-                first(kind, rec)
-                second(kind, rec)
-
-            run._sink = both
+        _add_sink(run, recorder.sink)
         self._recorders[run.run_id] = recorder
 
     async def prepare_resume(
@@ -562,6 +560,19 @@ class Orchestrator(LiveAgents):
         self._finished[run.run_id] = run.result()
         while len(self._finished) > _KEEP_RUNS:
             self._finished.popitem(last=False)
+
+
+def _add_sink(run: Run, sink: Callable[[str, Any], None]) -> None:
+    if run._sink is None:
+        run._sink = sink
+        return
+    first = run._sink  # someone else listens too
+
+    def both(kind: str, rec: Any) -> None:
+        first(kind, rec)
+        sink(kind, rec)
+
+    run._sink = both
 
 
 def _check_same_tasks(run_id: str, recorded: list[str] | None, wf: Workflow) -> None:

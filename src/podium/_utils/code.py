@@ -8,13 +8,31 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..errors import HandlerError
+from ..errors import HandlerError, ValidationError
 from .text import did_you_mean
 
-__all__ = ["import_ref", "where"]
+__all__ = ["import_ref", "only_modules", "where"]
+
+# None: any module (a file on disk, code); a set: only these modules and their submodules (a
+# workflow that came over the network must not make the server import what it names)
+_ALLOWED: ContextVar[frozenset[str] | None] = ContextVar("podium_allowed_modules", default=None)
+
+
+@contextmanager
+def only_modules(allowed: Iterable[str]) -> Iterator[None]:
+    """Within the block, `import_ref` refuses modules outside ``allowed`` (and their
+    submodules) with a `ValidationError` that names the field."""
+    token = _ALLOWED.set(frozenset(allowed))
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
 
 
 def where(file: str | None, task: str | None = None, agent: str | None = None) -> str:
@@ -45,6 +63,18 @@ def import_ref(
     if not sep or not module_name or not attr:
         raise HandlerError(
             f"{at} must look like 'module:function' or 'module:Class'.",
+            file=file,
+            task=task,
+            field=field,
+        )
+    allowed = _ALLOWED.get()
+    if allowed is not None and not any(
+        module_name == m or module_name.startswith(m + ".") for m in allowed
+    ):
+        raise ValidationError(
+            f"{at}: a workflow sent over the network may not name code to import "
+            f"(field {field!r}). Route its tasks to agents registered on the server, or start "
+            f"the server with --allow-module {module_name.split('.')[0]}.",
             file=file,
             task=task,
             field=field,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..orchestrator import Orchestrator
     from ..stores.base import RunRecord, Store, TaskState, Transition
 
-__all__ = ["register", "run_document"]
+__all__ = ["register"]
 
 DbOpt = Annotated[
     str,
@@ -85,73 +85,30 @@ async def _with_store(db: str, work: Any) -> Any:
         await store.close()
 
 
+def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, TaskState]:
+    from ..report.documents import ordered_states
+
+    return ordered_states(saved, states)
+
+
+def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
+    from ..report.documents import run_document
+
+    return run_document(saved, states)
+
+
+def history(transitions: list[Transition]) -> list[dict[str, Any]]:
+    from ..report.documents import history
+
+    return history(transitions)
+
+
 def _read(db: str, json_out: bool, work: Any) -> Any:
     """Run ``work(store)`` on an opened store; store errors become ``error: ...``, exit 2."""
     from .output import user_errors
 
     with user_errors(json_out):
         return asyncio.run(_with_store(db, work))
-
-
-def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, TaskState]:
-    """Every task of the run in workflow order (never started: pending), then tasks added
-    while it ran (delegated subtasks) in the order they appeared."""
-    from ..stores.base import TaskState
-    from ..stores.definition import graph
-
-    out = {tid: states.get(tid) or TaskState(tid) for tid, _, _ in graph(saved.definition)}
-    for tid, s in states.items():
-        out.setdefault(tid, s)
-    return out
-
-
-def _usage_stats(states: dict[str, TaskState]) -> dict[str, Any]:
-    """``{"usage": ...}`` summed over the tasks, for a run that has not recorded its stats."""
-    from ..result import add_usage, rounded_usage
-
-    total = None
-    for s in states.values():
-        if s.usage:
-            total = add_usage(total, s.usage)
-    return {"usage": rounded_usage(total)} if total else {}
-
-
-def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
-    """A recorded run as the JSON document of ``podium run --json`` (`RunResult.to_dict`)."""
-    import time
-
-    from ..result import iso
-    from ..stores.base import count_states
-
-    tasks = _ordered_states(saved, states)
-    stats = dict(saved.stats or {})
-    if not stats:  # not finished (or interrupted): what the transitions say
-        counts = count_states(states, len(tasks))
-        finished = counts["completed"] + counts["failed"]
-        end = saved.finished_at or time.time()
-        stats = {
-            "total": len(tasks),
-            "completed": counts["completed"],
-            "failed": counts["failed"],
-            "skipped": counts["skipped"],
-            "cancelled": counts["cancelled"],
-            "in_progress": counts["running"],
-            "attempts": sum(s.attempts for s in states.values()),
-            "success_rate": round(counts["completed"] / finished, 4) if finished else None,
-            "duration": round(end - saved.started_at, 6),
-            "tasks_per_second": None,
-            "agents": {},
-            **_usage_stats(states),
-        }
-    return {
-        "run_id": saved.run_id,
-        "workflow": saved.workflow,
-        "status": saved.status,
-        "started_at": iso(saved.started_at),
-        "finished_at": iso(saved.finished_at),
-        "tasks": {tid: s.to_dict() for tid, s in tasks.items()},
-        "stats": stats,
-    }
 
 
 # -- resume ------------------------------------------------------------------------------------
@@ -324,50 +281,6 @@ def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
 
 
 # -- logs ----------------------------------------------------------------------------------------
-
-
-def history(transitions: list[Transition]) -> list[dict[str, Any]]:
-    """The run's history as events in the order they happened: each attempt's start (also
-    when the store folded it into the attempt's end) and each state change."""
-    from ..result import iso
-
-    events: list[tuple[float, int, dict[str, Any]]] = []
-    started: set[tuple[str, int | None]] = set()
-    last = 0.0  # skipped tasks carry no time: they happened when the row before them did
-    for t in transitions:
-        base = {"task": t.task_id, "attempt": t.attempt, "agent": t.agent}
-        if t.at is not None:
-            last = max(last, t.at)
-        if t.task_id is None:
-            ev = {"at": iso(t.at), "event": t.note, "task": None, "data": t.result}
-            events.append((t.at or last, t.seq, ev))
-            continue
-        key = (t.task_id, t.attempt)
-        if t.status == "running":
-            started.add(key)
-            ev = {"at": iso(t.started_at), **base, "status": "running"}
-            events.append((t.started_at or 0.0, t.seq, ev))
-            continue
-        if t.started_at is not None and key not in started and t.attempt:
-            started.add(key)
-            ev = {"at": iso(t.started_at), **base, "status": "running"}
-            events.append((t.started_at, t.seq, ev))
-        took = (
-            round(t.finished_at - t.started_at, 6)
-            if t.finished_at is not None and t.started_at is not None
-            else None
-        )
-        ev = {
-            "at": iso(t.at if t.at is not None else last or None),
-            **base,
-            "status": t.status,
-            "duration": took,
-            "error": t.error,
-            "note": t.note,
-        }
-        events.append((t.at or last, t.seq, ev))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return [e[2] for e in events]
 
 
 def logs(

@@ -30,6 +30,9 @@ def describe(wf: Workflow, agents: Iterable[Any] = ()) -> dict[str, Any]:
         {"name": a.name, "capabilities": list(a.capabilities), "capacity": a.capacity}
         for a in agents
     ]
+    submitted = getattr(wf, "submitted", None)  # a mapping sent to `podium serve`
+    if isinstance(submitted, dict):
+        return {"format": FORMAT, "kind": "file", "source": None, "spec": submitted, "agents": info}
     if wf.source:
         from ..spec.loader import read_file
 

@@ -31,6 +31,7 @@ _KINDS: dict[str, AgentKind | str] = {
     "langchain": "podium.agents.kinds.langchain:LangChainKind",
     "mcp": "podium.agents.kinds.mcp:MCPKind",
     "llm": "podium.llm.kind:LLMKind",
+    "http": "podium.agents.kinds.http:HttpKind",
 }
 
 
