@@ -34,6 +34,7 @@ from .errors import HandlerError as HandlerError
 from .errors import LLMError as LLMError
 from .errors import PodiumError as PodiumError
 from .errors import PodiumInternalError as PodiumInternalError
+from .errors import RemoteError as RemoteError
 from .errors import ResultError as ResultError
 from .errors import StoreError as StoreError
 from .errors import TaskFailed as TaskFailed
@@ -49,6 +50,22 @@ from .spec.workflow import Task as Task
 from .spec.workflow import Workflow as Workflow
 
 __version__ = "0.1.0"
+
+# names whose modules load on first use: httpx and pydantic stay out of `import podium`
+_LAZY = {
+    "Client": "podium.remote.client",
+    "HttpAgent": "podium.agents.kinds.http",
+    "Worker": "podium.remote.worker",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'podium' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def load_workflow(path: str | os.PathLike[str]) -> Workflow:
@@ -68,14 +85,17 @@ __all__ = [
     "BusError",
     "BusTimeout",
     "CapabilityError",
+    "Client",
     "Context",
     "CycleError",
     "HandlerError",
     "LLMAgent",
     "LLMError",
+    "HttpAgent",
     "Orchestrator",
     "PodiumError",
     "PodiumInternalError",
+    "RemoteError",
     "ResultError",
     "Retry",
     "RunResult",
@@ -86,6 +106,7 @@ __all__ = [
     "TaskResult",
     "TaskStatus",
     "ValidationError",
+    "Worker",
     "Workflow",
     "__version__",
     "load_workflow",

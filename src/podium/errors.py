@@ -11,6 +11,7 @@
     ├── BusError                             a message bus cannot be reached or is closed
     │   └── BusTimeout (also TimeoutError)    no reply to a request (or no message) in time
     ├── LLMError                             a model endpoint refused a call, or kept failing
+    ├── RemoteError                          a podium server refused a request or is away
     └── PodiumInternalError                  an engine invariant broke: this is a podium bug
 
 Each error carries the place it is about as attributes (``file``, ``task``, ``field``), so the
@@ -28,6 +29,7 @@ __all__ = [
     "LLMError",
     "PodiumError",
     "PodiumInternalError",
+    "RemoteError",
     "ResultError",
     "StoreError",
     "TaskFailed",
@@ -131,6 +133,16 @@ class LLMError(PodiumError):
     def __init__(self, message: str, *, status: int | None = None, **where: str | None) -> None:
         super().__init__(message, **where)
         self.status = status
+class RemoteError(PodiumError):
+    """A podium server answered with an error (``status``: its HTTP status, ``error``: the
+    kind of error it named), or could not be reached (``status`` 0)."""
+
+    def __init__(
+        self, message: str, *, status: int = 0, error: str | None = None, **where: str | None
+    ) -> None:
+        super().__init__(message, **where)
+        self.status = status
+        self.error = error
 
 
 class PodiumInternalError(PodiumError):

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from . import commands, planning, runs, serve_mcp
+from . import commands, planning, remote, runs, serve_mcp, service
 from .output import leave, state
 
 __all__ = ["app", "main"]
@@ -75,3 +75,5 @@ commands.register(app)
 runs.register(app)
 serve_mcp.register(app)
 planning.register(app)
+service.register(app)
+remote.register(app)

@@ -11,7 +11,7 @@ import typer
 
 from .._utils.text import plural
 from .execute import execute, prepare
-from .options import FileArg, JsonOpt, command
+from .options import FileArg, JsonOpt, KeyOpt, ServerOpt, command
 from .output import check_out, print_json, say, user_errors, write_report
 
 __all__ = ["register"]
@@ -51,6 +51,8 @@ def run(
         int | None,
         typer.Option("--max-tokens", metavar="N", help="Budget in tokens, as --max-cost."),
     ] = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Run a workflow file and show its progress and a summary.
 
@@ -58,6 +60,10 @@ def run(
     completed, 1 when the run failed, ended partial or exceeded its budget, 2 when the file is
     invalid, 130 on Ctrl-C.
     """
+    if server:  # the server runs it, with its own agents and store
+        from .remote import remote_run
+
+        raise typer.Exit(remote_run(file, server, key, json_out))
     budget = {"max_cost": max_cost, "max_tokens": max_tokens}
     orch, prepared = prepare(file, json_out, db, run_id, budget=budget)
     raise typer.Exit(execute(orch, prepared, json_out))

@@ -56,3 +56,23 @@ def first_sentence(fn: Callable[..., Any]) -> str:
 def command(app: typer.Typer, fn: Callable[..., Any]) -> None:
     """Add ``fn`` to ``app`` as a command with podium's help format."""
     app.command(cls=Command, short_help=first_sentence(fn))(fn)
+
+
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="PODIUM_SERVER",
+        metavar="URL",
+        help="A podium server (podium serve) to ask instead of a store: http://HOST:PORT.",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="PODIUM_KEY",
+        metavar="KEY",
+        help="The API key (or JWT) for --server.",
+    ),
+]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 DbOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--db",
         envvar="PODIUM_DB",
@@ -34,6 +34,19 @@ RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")
 JsonOpt = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON document to stdout instead of tables."),
+]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="PODIUM_SERVER",
+        metavar="URL",
+        help="Ask this podium server (podium serve) instead of a store.",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", envvar="PODIUM_KEY", metavar="KEY", help="The API key for --server."),
 ]
 
 
@@ -103,12 +116,23 @@ def history(transitions: list[Transition]) -> list[dict[str, Any]]:
     return history(transitions)
 
 
-def _read(db: str, json_out: bool, work: Any) -> Any:
+def _read(db: str | None, json_out: bool, work: Any) -> Any:
     """Run ``work(store)`` on an opened store; store errors become ``error: ...``, exit 2."""
     from .output import user_errors
 
     with user_errors(json_out):
-        return asyncio.run(_with_store(db, work))
+        return asyncio.run(_with_store(_need_db(db), work))
+
+
+def _need_db(db: str | None) -> str:
+    if not db:
+        from ..errors import ValidationError
+
+        raise ValidationError(
+            "give the run store (--db URL, or PODIUM_DB) or a server (--server URL).",
+            field="db",
+        )
+    return db
 
 
 # -- resume ------------------------------------------------------------------------------------
@@ -136,7 +160,7 @@ async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
         await store.close()  # the run itself goes on in another event loop: it reopens
 
 
-def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
+def resume(run_id: RunIdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Continue a recorded run that was interrupted or failed.
 
     It runs until it ends. Completed tasks are not executed again and keep their results;
@@ -149,7 +173,7 @@ def resume(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
     with user_errors(json_out):
         from ..orchestrator import Orchestrator
 
-        orch = Orchestrator(store=existing_store(db))
+        orch = Orchestrator(store=existing_store(_need_db(db)))
         run = asyncio.run(_prepare_resume(orch, run_id))
     if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
         status(run_id, db, json_out)
@@ -176,11 +200,13 @@ def _shown_status(saved: RunRecord) -> str:
 
 
 def runs(
-    db: DbOpt,
+    db: DbOpt = None,
     json_out: JsonOpt = False,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, metavar="N", help="Newest runs shown.")
     ] = 50,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """List recorded runs, newest first.
 
@@ -189,6 +215,12 @@ def runs(
     A run shown as `interrupted` was running when its process died: `podium resume` it.
     """
     from .output import STYLES, duration, print_json, say
+
+    if server:
+        from .remote import remote_runs
+
+        remote_runs(server, key, json_out, limit)
+        return
 
     async def work(store: Store) -> list[RunRecord]:
         return await store.list_runs(limit=limit)
@@ -251,11 +283,23 @@ class _Row:
         )
 
 
-def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
+def status(
+    run_id: RunIdArg,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+) -> None:
     """Show every task's state in a recorded run.
 
     `--json` prints the same document as `podium run --json`."""
     from types import SimpleNamespace
+
+    if server:
+        from .remote import remote_status
+
+        remote_status(run_id, server, key, json_out)
+        return
 
     from .output import duration, print_json, say, summary
 
@@ -285,12 +329,14 @@ def status(run_id: RunIdArg, db: DbOpt, json_out: JsonOpt = False) -> None:
 
 def logs(
     run_id: RunIdArg,
-    db: DbOpt,
+    db: DbOpt = None,
     json_out: JsonOpt = False,
     task: Annotated[
         list[str] | None,
         typer.Option("--task", "-t", metavar="ID", help="Only this task (repeat for more)."),
     ] = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Show the ordered history of a recorded run.
 
@@ -303,7 +349,15 @@ def logs(
     async def work(store: Store) -> list[Transition]:
         return await store.transitions(run_id)
 
-    events = history(_read(db, json_out, work))
+    if server:
+        from .remote import remote_logs
+
+        found = remote_logs(run_id, server, key, json_out, task)
+        if found is None:
+            return
+        events = found
+    else:
+        events = history(_read(db, json_out, work))
     if task:
         wanted = set(task)
         events = [e for e in events if e["task"] in wanted]
@@ -340,7 +394,7 @@ def logs(
 
 def report(
     run_id: RunIdArg,
-    db: DbOpt,
+    db: DbOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -350,12 +404,20 @@ def report(
             help="Where to write the HTML page [default: RUN_ID.html].",
         ),
     ] = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Write a self-contained HTML report of a recorded run.
 
     The page shows failures first, then the DAG coloured by outcome, a timeline of tasks per
     agent, the critical path, the slowest tasks and agent utilisation."""
     from .output import check_out, user_errors, write_report
+
+    if server:
+        from .remote import remote_report
+
+        remote_report(run_id, server, key, out or Path(f"{run_id}.html"))
+        return
 
     async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState], list[Transition]]:
         return (

@@ -162,7 +162,6 @@ async def read_messages(
     max: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=60)] = 0,
 ) -> Any:
-    import asyncio
 
     svc = service(request)
     box = await svc.inbox(name)
@@ -171,7 +170,7 @@ async def read_messages(
     if msg is None and wait:
         try:
             msg = await box.get(timeout=wait)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             msg = None
         except Exception:  # BusTimeout
             msg = None

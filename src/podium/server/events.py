@@ -81,9 +81,9 @@ class EventHub:
 
         return sink
 
-    def publish(self, kind: str, run_id: str | None = None, **data: Any) -> None:
-        """A server-level event (a run submitted, an agent registered or paused)."""
-        self._buf.append((run_id, "event", {"event": kind, "at": time.time(), **data}))
+    def publish(self, event: str, run_id: str | None = None, /, **data: Any) -> None:
+        """A server-level event (a run resumed, an agent registered or paused)."""
+        self._buf.append((run_id, "event", {"event": event, "at": time.time(), **data}))
 
     # -- the flusher ------------------------------------------------------------------------
 
