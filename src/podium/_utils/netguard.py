@@ -65,10 +65,8 @@ class NetGuard:
     def _allowed_ip(self, ip: IP) -> bool:
         return any(ip in net for net in self.networks if net.version == ip.version)
 
-    def check(self, url: str, *, field: str = "url", resolve: bool = True) -> tuple[str, str]:
-        """``(host, address)``: the URL's host and the checked address to connect to (the
-        host itself when it is allow-listed by name). A `ValidationError` naming ``field``
-        when the URL is not http(s) or points inside the network."""
+    def _parse(self, url: str, field: str) -> tuple[str, int | None, IP | None, bool]:
+        """``(host, port, literal address or None, allow-listed by name)``."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -82,35 +80,64 @@ class NetGuard:
                 field=field,
             )
         host = parts.hostname.rstrip(".").lower()
-        if host in self.names:
-            return host, host
         try:
             literal: IP | None = ipaddress.ip_address(host)
         except ValueError:
             literal = None
-        if literal is not None:
-            addresses = [literal]
-        elif not resolve:
-            return host, host
-        else:
-            try:
-                infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-            except OSError as exc:
-                raise ValidationError(
-                    f"{field} {url[:200]!r}: cannot resolve host {host!r} ({exc}).", field=field
-                ) from None
-            addresses = [ipaddress.ip_address(i[4][0].split("%")[0]) for i in infos]
+        return host, port, literal, host in self.names
+
+    def _judge(self, url: str, field: str, host: str, addresses: list[IP], literal: bool) -> str:
         for ip in addresses:
             why = _inside(ip)
             if why is not None and not self._allowed_ip(ip):
-                shown = host if literal is not None else f"{host} ({ip})"
+                shown = host if literal else f"{host} ({ip})"
                 raise ValidationError(
                     f"{field} {url[:200]!r} points at {shown}, {why}: agents may not be sent "
                     "requests inside the server's network. Use a public address, or put the "
                     "host on the server's allow-list (--allow-host).",
                     field=field,
                 )
-        return host, str(addresses[0])
+        return str(addresses[0])
+
+    def _unresolved(self, url: str, field: str, host: str, exc: OSError) -> ValidationError:
+        return ValidationError(
+            f"{field} {url[:200]!r}: cannot resolve host {host!r} ({exc}).", field=field
+        )
+
+    def check(self, url: str, *, field: str = "url") -> tuple[str, str]:
+        """``(host, address)``: the URL's host and the checked address to connect to (the
+        host itself when it is allow-listed by name). A `ValidationError` naming ``field``
+        when the URL is not http(s) or points inside the network."""
+        host, port, literal, named = self._parse(url, field)
+        if named:
+            return host, host
+        if literal is not None:
+            return host, self._judge(url, field, host, [literal], True)
+        try:
+            infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise self._unresolved(url, field, host, exc) from None
+        return host, self._judge(url, field, host, _addresses(infos), False)
+
+    async def acheck(self, url: str, *, field: str = "url") -> tuple[str, str]:
+        """`check` without blocking the event loop on DNS."""
+        import asyncio
+
+        host, port, literal, named = self._parse(url, field)
+        if named:
+            return host, host
+        if literal is not None:
+            return host, self._judge(url, field, host, [literal], True)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise self._unresolved(url, field, host, exc) from None
+        return host, self._judge(url, field, host, _addresses(infos), False)
+
+
+def _addresses(infos: list[tuple[object, ...]]) -> list[IP]:
+    return [ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos]  # type: ignore[index]
 
 
 def active_guard() -> NetGuard | None:

@@ -150,6 +150,7 @@ async def send_message(
     request: Request, name: str, body: MessageIn, _who: Any = need("read")
 ) -> Any:
     svc = service(request)
+    svc.agent(name)
     msg = await svc.orch.bus.send(name, body.payload, sender=body.sender)
     return {"id": msg.id, "to": name}
 
@@ -164,15 +165,14 @@ async def read_messages(
 ) -> Any:
 
     svc = service(request)
+    svc.agent(name)
     box = await svc.inbox(name)
     out = []
     msg = box.get_nowait()
     if msg is None and wait:
         try:
             msg = await box.get(timeout=wait)
-        except TimeoutError:
-            msg = None
-        except Exception:  # BusTimeout
+        except TimeoutError:  # BusTimeout is one
             msg = None
     while msg is not None:
         out.append(

@@ -346,7 +346,7 @@ class Service:
                     field="name",
                 )
             spec = {**spec, "kind": kind}
-            agent = self._build_agent(spec)
+            agent = await asyncio.to_thread(self._build_agent, spec)  # DNS: off the loop
             await self.orch.add_agent(agent)
             await self.store.save_agent(name, spec, time.time())
             self._stored_agents.add(name)

@@ -95,7 +95,7 @@ class HttpAgent(Agent):
         }
         url = self.url
         for _ in range(MAX_REDIRECTS + 1):
-            target, extra = self._target(url)
+            target, extra = await self._target(url)
             resp = await client.post(
                 target,
                 json=body,
@@ -109,13 +109,13 @@ class HttpAgent(Agent):
             return _answer(self.name, resp)
         raise RemoteTaskError(f"agent {self.name!r}: more than {MAX_REDIRECTS} redirects")
 
-    def _target(self, url: str) -> tuple[str, dict[str, Any]]:
+    async def _target(self, url: str) -> tuple[str, dict[str, Any]]:
         """The URL to connect to: the checked address in place of the host (so DNS cannot
         change its mind between the check and the connection), with Host and TLS name kept."""
         if self.guard is None:
             return url, {}
         try:
-            host, address = self.guard.check(url)
+            host, address = await self.guard.acheck(url)
         except ValidationError as exc:
             raise RemoteTaskError(f"agent {self.name!r}: {exc.message}") from None
         if address == host:
