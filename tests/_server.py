@@ -67,10 +67,26 @@ def podium(*args: str, cwd: Path | None = None, timeout: float = 60) -> subproce
     )
 
 
-def make_key(db: str, role: str, *extra: str) -> str:
-    p = podium("keys", "create", "--db", db, "--role", role, *extra)
-    assert p.returncode == 0, p.stderr
-    return p.stdout.strip()
+def make_key(db: str, role: str, rate_limit: float | None = None) -> str:
+    """A new key in the store at ``db`` (in this process: `podium keys create` is tested on
+    its own, and each subprocess costs a second here)."""
+    import asyncio
+
+    from podium.server.auth import new_key
+    from podium.stores import open_store
+
+    key, record = new_key(role, rate_limit=rate_limit)
+
+    async def save() -> None:
+        store = open_store(db)
+        await store.open()
+        try:
+            await store.create_key(record)
+        finally:
+            await store.close()
+
+    asyncio.run(save())
+    return key
 
 
 class Served:

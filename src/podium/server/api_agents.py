@@ -67,12 +67,14 @@ async def update_agent(
 
 @router.delete("/agents/{name}", status_code=204, summary="Terminate and remove an agent")
 async def delete_agent(request: Request, name: str, who: Any = need("read")) -> None:
-    svc = service(request)
-    agent = svc.agent(name)
     from .workers import WorkerAgent
 
+    svc = service(request)
     # a worker may deregister itself when it stops; the rest is for admins
-    if not (who.may("admin") or (who.may("work") and isinstance(agent, WorkerAgent))):
+    if not (who.may("admin") or who.may("work")):
+        raise PermissionError(f"role {who.role!r} may not manage agents.")
+    agent = svc.agent(name)
+    if not who.may("admin") and not isinstance(agent, WorkerAgent):
         raise PermissionError(f"role {who.role!r} may not manage agents.")
     await svc.delete_agent(name)
 

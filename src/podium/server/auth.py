@@ -146,6 +146,7 @@ class Authenticator:
         self.config = config
         self.limiter = RateLimiter()
         self._verified: dict[bytes, tuple[ApiKey, float]] = {}  # sha256(key) -> record, checked
+        self._verifying: dict[bytes, Any] = {}  # one scrypt per key, however many ask at once
 
     async def authenticate(self, header: str | None) -> Principal:
         if self.config.insecure_no_auth:
@@ -176,9 +177,15 @@ class Authenticator:
             if cached is None:
                 import asyncio
 
-                # scrypt is slow on purpose: keep it off the event loop
-                ok = await asyncio.to_thread(verify_key, secret, record.hash)
-                if not ok:
+                pending = self._verifying.get(fp)
+                if pending is None:
+                    # scrypt is slow on purpose: off the event loop, once per key
+                    pending = asyncio.ensure_future(
+                        asyncio.to_thread(verify_key, secret, record.hash)
+                    )
+                    self._verifying[fp] = pending
+                    pending.add_done_callback(lambda _: self._verifying.pop(fp, None))
+                if not await asyncio.shield(pending):
                     raise AuthError(401, "invalid API key.")
             self._verified[fp] = (record, now)
         if record.revoked_at is not None:
