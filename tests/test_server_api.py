@@ -117,13 +117,15 @@ async def test_one_idempotency_key_starts_one_run(server) -> None:  # type: igno
         assert {r.status_code for r in answers} <= {200, 201}
         assert sum(r.status_code == 201 for r in answers) == 1
         assert len({r.json()["run_id"] for r in answers}) == 1
-        found = (await c.get("/api/v1/runs", params={"workflow": "idempotent"}, headers=headers))
+        found = await c.get("/api/v1/runs", params={"workflow": "idempotent"}, headers=headers)
         assert len(found.json()["runs"]) == 1
 
 
 def test_runs_are_listed_filtered_and_paged(api: httpx.Client) -> None:
     name = f"paged-{uuid.uuid4().hex[:6]}"
-    ids = [start(api, {"name": name, "tasks": [{"id": "a", "capability": "echo"}]}) for _ in range(3)]
+    ids = [
+        start(api, {"name": name, "tasks": [{"id": "a", "capability": "echo"}]}) for _ in range(3)
+    ]
     for run_id in ids:
         wait_run(api, run_id)
     page = api.get("/api/v1/runs", params={"workflow": name, "limit": 2}).json()

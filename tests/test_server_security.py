@@ -84,13 +84,23 @@ def _token(**claims) -> str:  # type: ignore[no-untyped-def]
     ("token", "message"),
     [
         (lambda: _token(exp=time.time() - 5), "expired"),
-        (lambda: jwt.encode({"role": "admin", "aud": JWT_AUDIENCE, "exp": time.time() + 60},
-                            "not-the-secret-0123456789-abcdefghij", algorithm="HS256"),
-         "invalid token"),  # fmt: skip
+        (
+            lambda: jwt.encode(
+                {"role": "admin", "aud": JWT_AUDIENCE, "exp": time.time() + 60},
+                "not-the-secret-0123456789-abcdefghij",
+                algorithm="HS256",
+            ),
+            "invalid token",
+        ),  # fmt: skip
         (lambda: _token(aud="someone-else"), "audience"),
-        (lambda: jwt.encode({"role": "admin", "aud": JWT_AUDIENCE, "exp": time.time() + 60},
-                            None, algorithm="none"),
-         "invalid token"),  # fmt: skip
+        (
+            lambda: jwt.encode(
+                {"role": "admin", "aud": JWT_AUDIENCE, "exp": time.time() + 60},
+                None,
+                algorithm="none",
+            ),
+            "invalid token",
+        ),  # fmt: skip
         (lambda: _token(exp=None), "invalid token"),
         (lambda: "pod_0123456789ab_nottherightsecret", "invalid API key"),
         (lambda: "garbage", "invalid"),
@@ -119,7 +129,10 @@ def test_a_revoked_key_gets_401(server) -> None:  # type: ignore[no-untyped-def]
     listed = httpx.get(server.url + "/api/v1/keys", headers=admin).json()
     assert made["key_id"] in {k["key_id"] for k in listed}
     assert all("key" not in k and "hash" not in k for k in listed)
-    assert httpx.delete(server.url + f"/api/v1/keys/{made['key_id']}", headers=admin).status_code == 204
+    assert (
+        httpx.delete(server.url + f"/api/v1/keys/{made['key_id']}", headers=admin).status_code
+        == 204
+    )
     r = httpx.get(server.url + "/api/v1/runs", headers=mine)
     assert r.status_code == 401 and "revoked" in r.json()["message"]
 
@@ -175,8 +188,14 @@ def test_a_submitted_http_agent_is_checked_too(server) -> None:  # type: ignore[
     hdrs = {"Authorization": f"Bearer {server.keys['operator']}"}
     wf = {
         "name": "ssrf",
-        "agents": [{"name": "meta", "kind": "http", "url": "http://169.254.169.254/",
-                    "capabilities": ["m"]}],  # fmt: skip
+        "agents": [
+            {
+                "name": "meta",
+                "kind": "http",
+                "url": "http://169.254.169.254/",
+                "capabilities": ["m"],
+            }
+        ],  # fmt: skip
         "tasks": [{"id": "a", "capability": "m"}],
     }
     r = httpx.post(server.url + "/api/v1/runs", headers=hdrs, json=wf)

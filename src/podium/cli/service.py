@@ -207,7 +207,10 @@ def worker(
 
         sys.stderr.flush()
         w.run_sync()
-    say(f"worker {w.name} stopped: {w.completed} completed, {w.failed} failed")
+    say(
+        f"worker {w.name} stopped: {w.completed} completed, {w.failed} failed, "
+        f"{w.rejected} rejected, {w.abandoned} abandoned"
+    )
 
 
 # -- keys -------------------------------------------------------------------------------------

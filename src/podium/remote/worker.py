@@ -154,7 +154,8 @@ class Worker:
         self.links: list[_Link] = []
         self.completed = 0
         self.failed = 0
-        self.rejected = 0
+        self.rejected = 0  # results the server refused: their lease had ended
+        self.abandoned = 0  # tasks stopped here because the server took their lease back
         self._stop: asyncio.Event | None = None
 
     async def run(self) -> None:
@@ -167,18 +168,7 @@ class Worker:
         ]
         try:
             for link in self.links:
-                body: dict[str, Any] = {
-                    "name": self.name,
-                    "kind": "worker",
-                    "capabilities": self.capabilities,
-                    "capacity": link.capacity,
-                }
-                if self.lease_ttl:
-                    body["lease_ttl"] = self.lease_ttl
-                doc = await link.call("POST", "/api/v1/agents", json=body)
-                if doc is not None and "error" in doc:
-                    raise RemoteError(f"{link.url}: {doc['message']}", status=409)
-                link.ttl = float((doc or {}).get("lease_ttl") or link.ttl)
+                await self._register(link)
             async with asyncio.TaskGroup() as tg:
                 for link in self.links:
                     tg.create_task(self._serve(link))
@@ -190,6 +180,20 @@ class Worker:
                 except Exception:  # the server is away: it forgets us after the lease TTL
                     pass
                 await link.http.aclose()
+
+    async def _register(self, link: _Link) -> None:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "kind": "worker",
+            "capabilities": self.capabilities,
+            "capacity": link.capacity,
+        }
+        if self.lease_ttl:
+            body["lease_ttl"] = self.lease_ttl
+        doc = await link.call("POST", "/api/v1/agents", json=body)
+        if doc is not None and "error" in doc:
+            raise RemoteError(f"{link.url}: {doc['message']}", status=409)
+        link.ttl = float((doc or {}).get("lease_ttl") or link.ttl)
 
     def stop(self) -> None:
         """Stop leasing; tasks that run finish and are reported before `run` returns."""
@@ -222,8 +226,13 @@ class Worker:
                 break
             try:
                 doc = lease.result()
-            except RemoteError:
+            except RemoteError as exc:
                 await asyncio.sleep(1.0)  # the server is away or refused: try again soon
+                if exc.status == 404:  # it forgot this worker (silent too long): join again
+                    try:
+                        await self._register(link)
+                    except RemoteError:
+                        pass
                 continue
             for task in doc.get("tasks", ()):
                 ctx = WorkerContext(task, link)
@@ -249,6 +258,7 @@ class Worker:
         except asyncio.CancelledError:
             link.running.pop(ctx.token, None)
             link.room.set()
+            self.abandoned += 1
             return  # the server took the lease back: nothing to report
         except Exception as exc:
             text = str(exc)
@@ -269,7 +279,10 @@ class Worker:
                 doc = await link.call(
                     "POST", f"/api/v1/workers/{self.name}/results", json={"results": batch}
                 )
-            except RemoteError:
+            except RemoteError as exc:
+                if exc.status in (404, 409):  # the server forgot this worker: leases gone
+                    self.rejected += len(batch)
+                    continue
                 await asyncio.sleep(0.5)  # keep the results: the lease may still hold
                 link.reports[:0] = batch
                 if self._stop is not None and self._stop.is_set():
