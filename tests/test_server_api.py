@@ -205,8 +205,13 @@ def test_stats_and_metrics(api: httpx.Client) -> None:
         return text if 'podium_task_transitions_total{status="completed"}' in text else None
 
     text = wait_for(metric, what="the metrics to count a completed task")
-    for name in ("podium_runs_total", "podium_queue_depth", "podium_agent_load",
-                 "podium_task_duration_seconds_bucket", "podium_tasks"):  # fmt: skip
+    for name in (
+        "podium_runs_total",
+        "podium_queue_depth",
+        "podium_agent_load",
+        "podium_task_duration_seconds_bucket",
+        "podium_tasks",
+    ):
         assert name in text, name
 
 

@@ -129,9 +129,17 @@ def test_a_push_agent_gets_each_task_as_a_post(api: httpx.Client, push_server) -
     assert set(doc["tasks"]["vote"]["result"]["votes"]) == set(names)
     first = next(b for b in handler.seen if b["task_id"] == "a")
     assert set(first) == {
-        "task_id", "run_id", "attempt", "agent", "capability", "input", "deps", "options",
-        "idempotency_key", "timeout",
-    }  # fmt: skip
+        "task_id",
+        "run_id",
+        "attempt",
+        "agent",
+        "capability",
+        "input",
+        "deps",
+        "options",
+        "idempotency_key",
+        "timeout",
+    }
     assert first["idempotency_key"] == f"{run_id}:a" and first["attempt"] == 1
 
 
@@ -139,11 +147,17 @@ def test_push_failures_and_timeouts_count_for_the_breaker(api: httpx.Client, pus
     url, handler = push_server
     handler.mode = "fail"
     cap, name = f"down-{uuid.uuid4().hex[:6]}", f"down-{uuid.uuid4().hex[:6]}"
-    spec = {"name": name, "url": url, "capabilities": [cap],
-            "circuit_breaker": {"failures": 2, "cooldown": 60}}  # fmt: skip
+    spec = {
+        "name": name,
+        "url": url,
+        "capabilities": [cap],
+        "circuit_breaker": {"failures": 2, "cooldown": 60},
+    }
     assert api.post("/api/v1/agents", json=spec).status_code == 201
-    wf = {"name": "down", "tasks": [{"id": "a", "capability": cap,
-                                      "retry": {"max_attempts": 2, "initial_delay": 0}}]}  # fmt: skip
+    wf = {
+        "name": "down",
+        "tasks": [{"id": "a", "capability": cap, "retry": {"max_attempts": 2, "initial_delay": 0}}],
+    }
     doc = wait_run(api, api.post("/api/v1/runs", json=wf).json()["run_id"])
     assert doc["status"] == "failed"
     assert "answered HTTP 500: the model is down" in doc["tasks"]["a"]["error"]
@@ -167,12 +181,16 @@ def test_a_redirect_inside_the_network_is_refused(api: httpx.Client, push_server
         ).status_code
         == 201
     )
-    doc = wait_run(api, api.post("/api/v1/runs", json={"name": "r", "tasks": [
-        {"id": "a", "capability": cap}]}).json()["run_id"])  # fmt: skip
+    doc = wait_run(
+        api,
+        api.post(
+            "/api/v1/runs", json={"name": "r", "tasks": [{"id": "a", "capability": cap}]}
+        ).json()["run_id"],
+    )
     assert doc["status"] == "failed" and "link-local" in doc["tasks"]["a"]["error"]
 
 
-# -- pull workers -----------------------------------------------------------------------------------
+# -- pull workers ---------------------------------------------------------------------------
 
 
 class Worker:
@@ -181,12 +199,31 @@ class Worker:
         self.name = name
         self.err = folder / f"{name}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "podium", "worker", "--server", server.url,
-             "--key", server.keys["worker"], "--capabilities", cap,
-             "--handler", f"remote_handlers:{handler}", "--name", name,
-             "--capacity", "1", "--lease-ttl", "1.5"],
-            cwd=folder, env=env(), stdout=subprocess.DEVNULL, stderr=open(self.err, "w"),  # noqa: SIM115
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "podium",
+                "worker",
+                "--server",
+                server.url,
+                "--key",
+                server.keys["worker"],
+                "--capabilities",
+                cap,
+                "--handler",
+                f"remote_handlers:{handler}",
+                "--name",
+                name,
+                "--capacity",
+                "1",
+                "--lease-ttl",
+                "1.5",
+            ],
+            cwd=folder,
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.err, "w"),  # noqa: SIM115
+        )
 
     def stop(self) -> str:
         if self.proc.poll() is None:
@@ -221,8 +258,9 @@ def test_a_killed_worker_s_task_completes_on_another(server, api: httpx.Client, 
     b = None
     try:
         wait_for(lambda: _registered(api, a.name), 60, "worker a")
-        run_id = api.post("/api/v1/runs", json={"name": "k", "tasks": [
-            {"id": "t", "capability": cap}]}).json()["run_id"]  # fmt: skip
+        run_id = api.post(
+            "/api/v1/runs", json={"name": "k", "tasks": [{"id": "t", "capability": cap}]}
+        ).json()["run_id"]
         wait_for(lambda: _running_on(api, run_id, a.name), 30, "the task to run on a")
         a.proc.send_signal(signal.SIGKILL)
         b = Worker(server, tmp_path, f"b-{cap}", cap, "first_hangs")
@@ -244,8 +282,9 @@ def test_a_frozen_worker_s_late_result_is_rejected(server, api: httpx.Client, tm
     b = None
     try:
         wait_for(lambda: _registered(api, a.name), 60, "worker a")
-        run_id = api.post("/api/v1/runs", json={"name": "f", "tasks": [
-            {"id": "t", "capability": cap}]}).json()["run_id"]  # fmt: skip
+        run_id = api.post(
+            "/api/v1/runs", json={"name": "f", "tasks": [{"id": "t", "capability": cap}]}
+        ).json()["run_id"]
         wait_for(lambda: _running_on(api, run_id, a.name), 30, "the task to run on a")
         a.proc.send_signal(signal.SIGSTOP)  # frozen past its 1.5 s lease
         b = Worker(server, tmp_path, f"b-{cap}", cap, "first_freezes")
@@ -273,8 +312,17 @@ def test_workers_vote_and_read_their_inbox(server, api: httpx.Client, tmp_path) 
     try:
         for w in ws:
             wait_for(lambda w=w: _registered(api, w.name), 60, w.name)
-        wf = {"name": "votes", "tasks": [{"id": "v", "capability": cap, "pattern": "consensus",
-                                          "consensus": {"agents": 2, "key": "verdict"}}]}  # fmt: skip
+        wf = {
+            "name": "votes",
+            "tasks": [
+                {
+                    "id": "v",
+                    "capability": cap,
+                    "pattern": "consensus",
+                    "consensus": {"agents": 2, "key": "verdict"},
+                }
+            ],
+        }
         doc = wait_run(api, api.post("/api/v1/runs", json=wf).json()["run_id"], 60)
         result = doc["tasks"]["v"]["result"]
         assert result["consensus"] is True and set(result["votes"]) == {w.name for w in ws}

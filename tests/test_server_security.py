@@ -66,8 +66,11 @@ def test_a_viewer_reads_but_may_not_write(server) -> None:  # type: ignore[no-un
 def test_roles_of_workers_and_operators(server) -> None:  # type: ignore[no-untyped-def]
     worker = {"Authorization": f"Bearer {server.keys['worker']}"}
     operator = {"Authorization": f"Bearer {server.keys['operator']}"}
-    r = httpx.post(server.url + "/api/v1/agents", headers=worker,
-                   json={"name": "x", "url": "http://127.0.0.1:1/"})  # fmt: skip
+    r = httpx.post(
+        server.url + "/api/v1/agents",
+        headers=worker,
+        json={"name": "x", "url": "http://127.0.0.1:1/"},
+    )
     assert r.status_code == 403 and "may not register agents" in r.json()["message"]
     r = httpx.post(server.url + "/api/v1/keys", headers=operator, json={"role": "admin"})
     assert r.status_code == 403
@@ -91,7 +94,7 @@ def _token(**claims) -> str:  # type: ignore[no-untyped-def]
                 algorithm="HS256",
             ),
             "invalid token",
-        ),  # fmt: skip
+        ),
         (lambda: _token(aud="someone-else"), "audience"),
         (
             lambda: jwt.encode(
@@ -100,7 +103,7 @@ def _token(**claims) -> str:  # type: ignore[no-untyped-def]
                 algorithm="none",
             ),
             "invalid token",
-        ),  # fmt: skip
+        ),
         (lambda: _token(exp=None), "invalid token"),
         (lambda: "pod_0123456789ab_nottherightsecret", "invalid API key"),
         (lambda: "garbage", "invalid"),
@@ -176,9 +179,11 @@ def test_a_body_over_the_limit_gets_413_unread(server) -> None:  # type: ignore[
 )
 def test_agent_urls_inside_the_network_are_refused(server, url) -> None:  # type: ignore[no-untyped-def]
     admin = {"Authorization": f"Bearer {server.keys['admin']}"}
-    r = httpx.post(server.url + "/api/v1/agents", headers=admin,
-                   json={"name": f"inside-{abs(hash(url))}", "url": url,
-                         "capabilities": ["x"]})  # fmt: skip
+    r = httpx.post(
+        server.url + "/api/v1/agents",
+        headers=admin,
+        json={"name": f"inside-{abs(hash(url))}", "url": url, "capabilities": ["x"]},
+    )
     assert r.status_code == 422, r.text
     assert r.json()["field"].endswith("url")
     _no_traceback(r)
@@ -195,7 +200,7 @@ def test_a_submitted_http_agent_is_checked_too(server) -> None:  # type: ignore[
                 "url": "http://169.254.169.254/",
                 "capabilities": ["m"],
             }
-        ],  # fmt: skip
+        ],
         "tasks": [{"id": "a", "capability": "m"}],
     }
     r = httpx.post(server.url + "/api/v1/runs", headers=hdrs, json=wf)
