@@ -21,11 +21,13 @@ LAYERS: list[set[str]] = [
     {"result"},
     {"agents"},
     {"spec"},
+    {"remote"},  # Client and Worker: HTTP to a server; they know workflows, not the engine
     {"stores", "bus"},
     {"patterns"},
     {"engine"},
     {"llm"},
     {"orchestrator", "report"},
+    {"server"},
     {"demo"},
     {"cli", "mcp_server"},  # podium mcp: another front end, sharing the CLI's run documents
     {"__main__"},
