@@ -548,7 +548,8 @@ class Orchestrator(LiveAgents):
 
     def _poke_all(self) -> None:
         for run in list(self._active.values()):
-            run._dispatch()
+            if run._sched._ready:  # only runs with tasks waiting can use the freed capacity
+                run._dispatch()
 
     def _remember(self, run: Run) -> None:
         t = self._totals

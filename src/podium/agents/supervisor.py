@@ -26,7 +26,10 @@ class Supervisor:
 
     def needed(self) -> bool:
         o = self.orch
-        return bool(o.pools) or any(a.heartbeat_timeout for a in o.live_agents().values())
+        if o.pools or any(a.heartbeat_timeout for a in o.agents.values()):
+            return True
+        # the agents live runs brought from their files (few), not every run's agent table
+        return any(a.heartbeat_timeout for run in o.active_runs() for a in run.workflow.agents)
 
     def start(self) -> None:
         if self._task is None and self.needed():

@@ -57,6 +57,9 @@ def create_app(config: ServerConfig | None = None) -> Any:
     except ImportError:
         pass
     _schema(app, Error)
+    from .fastpath import FastRoutes
+
+    app.add_middleware(FastRoutes, service=svc)
     app.add_middleware(BodyLimit, limit=config.max_body)
     return app
 

@@ -43,9 +43,16 @@ _COMPLETED = TaskStatus.COMPLETED
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
+_OWNER: tuple[int, str] | None = None
+
+
 def owner_id() -> str:
     """``host:pid`` of this process: who is running a run right now."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:  # gethostname() is a system call: once a process
+        _OWNER = (pid, f"{socket.gethostname()}:{pid}")
+    return _OWNER[1]
 
 
 @dataclass(slots=True)
