@@ -281,9 +281,7 @@ async def main(quick: bool) -> None:
     try:
         one = json.dumps({"name": "one", "tasks": [{"id": "t", "capability": "noop"}]}).encode()
         await load(url, key, "/api/v1/runs", one, 32, 1.0)  # warm-up
-        runs = [
-            await measured(proc.pid, url, key, "/api/v1/runs", one, seconds) for _ in range(2)
-        ]
+        runs = [await measured(proc.pid, url, key, "/api/v1/runs", one, seconds) for _ in range(2)]
         rps, lat, errors, run_cpu = max(runs, key=lambda r: r[0])
         print(f"{'empty FastAPI endpoint (framework baseline)':<52} {base_rps:8,.0f} req/s  "
               f"p50 {pct(base_lat, .5):.1f} ms  p99 {pct(base_lat, .99):.1f} ms  "

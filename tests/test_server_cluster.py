@@ -48,7 +48,9 @@ async def test_a_killed_servers_runs_finish_on_another(tmp_path) -> None:  # typ
                 assert doc["status"] == "completed", doc
                 assert all(t["status"] == "completed" for t in doc["tasks"].values())
                 logs = cb.get(f"/api/v1/runs/{run_id}/logs").json()
-                done = collections.Counter(e["task"] for e in logs if e.get("status") == "completed")
+                done = collections.Counter(
+                    e["task"] for e in logs if e.get("status") == "completed"
+                )
                 assert set(done) == {t["id"] for t in chain}
                 assert set(done.values()) == {1}, done  # none completed twice
                 assert any(e.get("event") == "resumed" for e in logs)

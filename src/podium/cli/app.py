@@ -6,7 +6,8 @@ stderr. Exit codes:
     0    the run completed (or the file is valid)
     1    the run failed or ended partial
     2    invalid input: a bad workflow file, an unknown capability, a handler that cannot be
-         imported, a usage error
+         imported, a usage error, a request a server refused
+    3    a server (--server) could not be reached or failed
     130  interrupted by Ctrl-C (SIGINT): running tasks were cancelled
     143  stopped by SIGTERM: running tasks were cancelled, as for Ctrl-C
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
+EXIT_SERVICE = 3  # a server or service could not be reached
 EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
 
 SUMMARY_ROWS = 50  # rows of the summary table before it says "... N more"
@@ -61,10 +62,12 @@ def say(text: str, *, stderr: bool = True, style: str | None = None) -> None:
 
 
 def exit_code_for(exc: PodiumError) -> int:
-    from ..errors import CapabilityError, HandlerError, StoreError, ValidationError
+    from ..errors import CapabilityError, HandlerError, RemoteError, StoreError, ValidationError
 
     if isinstance(exc, (ValidationError, CapabilityError, HandlerError, StoreError)):
         return EXIT_INPUT
+    if isinstance(exc, RemoteError):  # a server refused (4xx: the request) or is away
+        return EXIT_INPUT if 400 <= exc.status < 500 else EXIT_SERVICE
     return EXIT_FAILED
 
 
