@@ -191,7 +191,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def wait_run(c: Conn, run_id: str) -> dict:
     while True:
-        status, data = await c.request("GET", f"/api/v1/runs/{run_id}?tasks=false&wait=30")
+        _, data = await c.request("GET", f"/api/v1/runs/{run_id}?tasks=false&wait=30")
         doc = json.loads(data)
         if doc["status"] != "running":
             return doc
