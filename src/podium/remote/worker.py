@@ -157,11 +157,13 @@ class Worker:
         self.rejected = 0  # results the server refused: their lease had ended
         self.abandoned = 0  # tasks stopped here because the server took their lease back
         self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
         """Register, then lease and run tasks until `stop` (or SIGINT/SIGTERM when run by
         the CLI); finish what runs, report it, and deregister."""
         self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         share, extra = divmod(self.capacity, len(self.urls))
         self.links = [
             _Link(url, self.key, share + (1 if i < extra else 0)) for i, url in enumerate(self.urls)
@@ -196,7 +198,21 @@ class Worker:
         link.ttl = float((doc or {}).get("lease_ttl") or link.ttl)
 
     def stop(self) -> None:
-        """Stop leasing; tasks that run finish and are reported before `run` returns."""
+        """Stop leasing; tasks that run finish and are reported before `run` returns. Safe
+        to call from another thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            same = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same = False
+        if same:
+            self._stop_now()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop_now)
+
+    def _stop_now(self) -> None:
         if self._stop is not None:
             self._stop.set()
             for link in self.links:
@@ -320,7 +336,7 @@ class Worker:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
                     loop.add_signal_handler(sig, self.stop)
-                except (NotImplementedError, RuntimeError):
+                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                     pass
             await self.run()
 
