@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .options import JsonOpt, KeyOpt
+from .options import Command, JsonOpt, KeyOpt
 
 __all__ = ["register", "remote_logs", "remote_report", "remote_run", "remote_runs", "remote_status"]
 
@@ -29,7 +29,9 @@ RequiredServer = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(cancel)
+    from .options import command
+
+    command(app, cancel)
     app.add_typer(agents_app)
 
 
@@ -226,7 +228,9 @@ def cancel(
     key: KeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Cancel a run on a server: running tasks are cancelled, the rest skipped."""
+    """Cancel a run on a server.
+
+    Its running tasks are cancelled and the rest skipped."""
     from .output import print_json, say, user_errors
 
     with user_errors(json_out), _client(server, key) as client:
@@ -273,7 +277,7 @@ def _agent_call(server: str, key: str | None, json_out: bool, call: Any) -> Any:
     return doc
 
 
-@agents_app.command("list")
+@agents_app.command("list", cls=Command)
 def agents_list(server: RequiredServer, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Every agent of the server: kind, state, load/capacity, capabilities, statistics."""
     docs = _agent_call(server, key, json_out, lambda c: c.agents())
@@ -287,7 +291,7 @@ def _one(server: str, key: str | None, json_out: bool, call: Any) -> None:
         _print_agents([doc])
 
 
-@agents_app.command("pause")
+@agents_app.command("pause", cls=Command)
 def agents_pause(
     name: NameArg, server: RequiredServer, key: KeyOpt = None, json_out: JsonOpt = False
 ) -> None:
@@ -295,7 +299,7 @@ def agents_pause(
     _one(server, key, json_out, lambda c: c.pause_agent(name))
 
 
-@agents_app.command("resume")
+@agents_app.command("resume", cls=Command)
 def agents_resume(
     name: NameArg, server: RequiredServer, key: KeyOpt = None, json_out: JsonOpt = False
 ) -> None:
@@ -303,7 +307,7 @@ def agents_resume(
     _one(server, key, json_out, lambda c: c.resume_agent(name))
 
 
-@agents_app.command("terminate")
+@agents_app.command("terminate", cls=Command)
 def agents_terminate(
     name: NameArg, server: RequiredServer, key: KeyOpt = None, json_out: JsonOpt = False
 ) -> None:
@@ -311,7 +315,7 @@ def agents_terminate(
     _one(server, key, json_out, lambda c: c.terminate_agent(name))
 
 
-@agents_app.command("scale")
+@agents_app.command("scale", cls=Command)
 def agents_scale(
     name: NameArg,
     server: RequiredServer,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .options import JsonOpt, KeyOpt, ServerOpt
+from .options import Command, JsonOpt, KeyOpt, ServerOpt
 
 __all__ = ["register"]
 
@@ -23,8 +23,10 @@ keys_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command()(worker)
+    from .options import command
+
+    command(app, serve)
+    command(app, worker)
     app.add_typer(keys_app)
 
 
@@ -89,8 +91,9 @@ def serve(
         bool, typer.Option("--public-docs", help="Serve /docs and /openapi.json to anyone.")
     ] = False,
 ) -> None:
-    """Run podium as a service: the REST API under /api/v1, /docs, /metrics, live events.
+    """Run podium as a service.
 
+    The REST API under /api/v1, /docs, /metrics and live events (docs/server.md).
     Unfinished runs found in the store resume at start. Several servers may share one
     PostgreSQL database: each run is owned by one, and the others take over the runs of a
     server that dies. SIGINT/SIGTERM hand this server's runs over and stop it.
@@ -182,8 +185,9 @@ def worker(
         float | None, typer.Option("--lease-ttl", help="Seconds a lease lasts unrenewed.")
     ] = None,
 ) -> None:
-    """Serve a server's tasks from this machine: lease, run HANDLER, report.
+    """Run a server's tasks on this machine.
 
+    Registers as a worker, leases tasks, runs HANDLER on each, reports the results.
     The handler is def handler(ctx) or async def handler(ctx), imported from the current
     folder or an installed package; ctx has input, deps, task_id, run_id, attempt. SIGINT or
     SIGTERM stops leasing, finishes the running tasks and deregisters.
@@ -247,7 +251,7 @@ def _store_call(db: str | None, server: str | None, key: str | None, work, remot
     return asyncio.run(go())
 
 
-@keys_app.command("create")
+@keys_app.command("create", cls=Command)
 def keys_create(
     role: Annotated[str, typer.Option("--role", help="admin, operator, viewer or worker.")],
     db: DbOpt = None,
@@ -283,7 +287,7 @@ def keys_create(
     say(f"key {doc['key_id']} ({doc['role']}): keep it safe, it is not shown again")
 
 
-@keys_app.command("list")
+@keys_app.command("list", cls=Command)
 def keys_list(
     db: DbOpt = None, server: ServerOpt = None, key: KeyOpt = None, json_out: JsonOpt = False
 ) -> None:
@@ -307,7 +311,7 @@ def keys_list(
         )
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", cls=Command)
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id (keys list).")],
     db: DbOpt = None,
