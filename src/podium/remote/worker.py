@@ -158,6 +158,10 @@ class Worker:
         self.abandoned = 0  # tasks stopped here because the server took their lease back
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        import threading
+
+        # set once registered with every server (wait on it from another thread)
+        self.ready = threading.Event()
 
     async def run(self) -> None:
         """Register, then lease and run tasks until `stop` (or SIGINT/SIGTERM when run by
@@ -171,6 +175,7 @@ class Worker:
         try:
             for link in self.links:
                 await self._register(link)
+            self.ready.set()
             async with asyncio.TaskGroup() as tg:
                 for link in self.links:
                     tg.create_task(self._serve(link))
