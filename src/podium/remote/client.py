@@ -209,13 +209,16 @@ class Client:
                 if resp.status_code >= 400:
                     resp.read()
                     raise error_of(resp, self.url)
-                kind = None
+                kind, event_id = None, None
                 for line in resp.iter_lines():
-                    if line.startswith("event: "):
+                    if line.startswith("id: "):
+                        event_id = int(line[4:])
+                    elif line.startswith("event: "):
                         kind = line[7:]
                     elif line.startswith("data: "):
                         doc = json.loads(line[6:])
                         doc.setdefault("type", kind)
+                        doc["id"] = event_id
                         yield doc
         except httpx.HTTPError as exc:
             raise unreachable(self.url, exc) from None

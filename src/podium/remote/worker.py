@@ -29,6 +29,42 @@ from ._http import check_url, error_of, headers, unreachable
 __all__ = ["Worker", "WorkerContext"]
 
 
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Rest:
+    """Awaits the rest of a coroutine whose first step was driven by hand: passes what it
+    yields (the future it waits on) up to the Task, and what comes back down to it."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Any:
+        coro = self.coro
+        yielded, self.first = self.first, None
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class WorkerContext:
     """What a worker's handler gets: the task as the server leased it."""
 
@@ -257,7 +293,22 @@ class Worker:
                 continue
             for task in doc.get("tasks", ()):
                 ctx = WorkerContext(task, link)
-                link.running[ctx.token] = asyncio.ensure_future(self._run_one(link, ctx))
+                if not self.is_async:
+                    link.running[ctx.token] = asyncio.ensure_future(self._run_one(link, ctx))
+                    continue
+                # like the engine: drive the handler one step by hand, and give it a Task
+                # only if it suspends (a handler that never awaits costs no Task at all)
+                try:
+                    coro = self.handler(ctx)
+                    first = coro.send(None)
+                except StopIteration as returned:
+                    self._settle(link, ctx, {"result": returned.value})
+                except Exception as exc:
+                    self._settle(link, ctx, {"error": _describe(exc)})
+                else:
+                    rest = _Rest(coro, first)
+                    link.running[ctx.token] = asyncio.ensure_future(self._run_one(link, ctx, rest))
+            self._kick(link)
         while link.running:
             await asyncio.wait(list(link.running.values()))
         if link.reporting is not None:
@@ -265,31 +316,37 @@ class Worker:
         if link.reports:
             await self._flush(link)
 
-    async def _run_one(self, link: _Link, ctx: WorkerContext) -> None:
-        report: dict[str, Any] = {"token": ctx.token}
+    def _settle(self, link: _Link, ctx: WorkerContext, outcome: dict[str, Any]) -> None:
+        if "error" in outcome:
+            self.failed += 1
+        else:
+            self.completed += 1
+        link.reports.append({"token": ctx.token, **outcome})
+
+    def _kick(self, link: _Link) -> None:
+        if link.reports and (link.reporting is None or link.reporting.done()):
+            link.reporting = asyncio.ensure_future(self._flush(link))
+
+    async def _run_one(self, link: _Link, ctx: WorkerContext, rest: Any = None) -> None:
         try:
-            if self.is_async:
-                value = await self.handler(ctx)
+            if rest is not None:
+                value = await rest
             else:
                 value = await asyncio.to_thread(self.handler, ctx)
                 if inspect.isawaitable(value):
                     value = await value
-            report["result"] = value
-            self.completed += 1
+            outcome: dict[str, Any] = {"result": value}
         except asyncio.CancelledError:
             link.running.pop(ctx.token, None)
             link.room.set()
             self.abandoned += 1
             return  # the server took the lease back: nothing to report
         except Exception as exc:
-            text = str(exc)
-            report["error"] = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-            self.failed += 1
+            outcome = {"error": _describe(exc)}
         link.running.pop(ctx.token, None)
         link.room.set()
-        link.reports.append(report)
-        if link.reporting is None or link.reporting.done():
-            link.reporting = asyncio.ensure_future(self._flush(link))
+        self._settle(link, ctx, outcome)
+        self._kick(link)
 
     async def _flush(self, link: _Link) -> None:
         """Report what has finished, in batches, one request at a time."""

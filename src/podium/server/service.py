@@ -64,13 +64,13 @@ class Service:
         self._inboxes: dict[str, Any] = {}
         self._upkeep: asyncio.Task[None] | None = None
         self.file_agents: list[str] = []
+        if config.agents:  # here, not at start: a bad file stops `podium serve` with its error
+            self._load_agents_file(config.agents)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.store.open()
-        if self.config.agents:
-            self._load_agents_file(self.config.agents)
         await self._sync_agents()
         self.hub.start()
         from .ownership import Ownership
