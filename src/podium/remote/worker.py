@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import os
 import socket
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -124,7 +125,9 @@ class _Link:
             timeout=httpx.Timeout(30.0, read=90.0),
             limits=httpx.Limits(max_connections=8),
         )
-        self.running: dict[str, asyncio.Task[None]] = {}  # token -> handler task
+        self.running: dict[str, asyncio.Task[None]] = {}  # token -> suspended handler's task
+        self.busy = 0  # leased and not settled yet
+        self.drivers: set[asyncio.Task[None]] = set()
         self.reports: list[dict[str, Any]] = []
         self.reporting: asyncio.Task[None] | None = None
         self.room = asyncio.Event()
@@ -263,7 +266,7 @@ class Worker:
         stop = self._stop
         assert stop is not None
         while not stop.is_set():
-            room = link.capacity - len(link.running)
+            room = link.capacity - link.busy
             if room <= 0:
                 link.room.clear()
                 await link.room.wait()
@@ -291,32 +294,76 @@ class Worker:
                     except RemoteError:
                         pass
                 continue
-            for task in doc.get("tasks", ()):
-                ctx = WorkerContext(task, link)
-                if not self.is_async:
-                    link.running[ctx.token] = asyncio.ensure_future(self._run_one(link, ctx))
-                    continue
-                # like the engine: drive the handler one step by hand, and give it a Task
-                # only if it suspends (a handler that never awaits costs no Task at all)
-                try:
-                    coro = self.handler(ctx)
-                    first = coro.send(None)
-                except StopIteration as returned:
-                    self._settle(link, ctx, {"result": returned.value})
-                except Exception as exc:
-                    self._settle(link, ctx, {"error": _describe(exc)})
-                else:
-                    rest = _Rest(coro, first)
-                    link.running[ctx.token] = asyncio.ensure_future(self._run_one(link, ctx, rest))
-            self._kick(link)
-        while link.running:
-            await asyncio.wait(list(link.running.values()))
+            batch = deque(WorkerContext(task, link) for task in doc.get("tasks", ()))
+            link.busy += len(batch)
+            if batch:
+                self._drive_soon(link, batch)
+        while link.running or link.drivers:
+            await asyncio.wait([*link.running.values(), *link.drivers])
         if link.reporting is not None:
             await link.reporting
         if link.reports:
             await self._flush(link)
 
+    def _drive_soon(self, link: _Link, batch: deque[WorkerContext]) -> None:
+        driver = asyncio.ensure_future(self._drive(link, batch))
+        link.drivers.add(driver)
+        driver.add_done_callback(link.drivers.discard)
+
+    async def _drive(self, link: _Link, batch: deque[WorkerContext]) -> None:
+        """Run a leased batch, the way the engine runs tasks: each handler is driven by hand
+        in this Task; one that finishes without suspending costs no Task of its own, and one
+        that suspends keeps this Task as its own (so libraries that bind to the current task,
+        like httpx's, see one task) while a new driver takes the rest of the batch."""
+        while batch:
+            ctx = batch.popleft()
+            if not self.is_async:
+                outcome = await self._in_thread(ctx)
+                self._settle(link, ctx, outcome)
+                continue
+            try:
+                coro = self.handler(ctx)
+                first = coro.send(None)
+            except StopIteration as returned:
+                self._settle(link, ctx, {"result": returned.value})
+                continue
+            except Exception as exc:
+                self._settle(link, ctx, {"error": _describe(exc)})
+                continue
+            if batch:
+                self._drive_soon(link, batch)
+            self._kick(link)
+            task = asyncio.current_task()
+            assert task is not None
+            link.running[ctx.token] = task
+            link.drivers.discard(task)
+            try:
+                outcome = {"result": await _Rest(coro, first)}
+            except asyncio.CancelledError:
+                link.running.pop(ctx.token, None)
+                link.busy -= 1
+                link.room.set()
+                self.abandoned += 1
+                return  # the server took the lease back: nothing to report
+            except Exception as exc:
+                outcome = {"error": _describe(exc)}
+            link.running.pop(ctx.token, None)
+            self._settle(link, ctx, outcome)
+            break
+        self._kick(link)
+
+    async def _in_thread(self, ctx: WorkerContext) -> dict[str, Any]:
+        try:
+            value = await asyncio.to_thread(self.handler, ctx)
+            if inspect.isawaitable(value):
+                value = await value
+            return {"result": value}
+        except Exception as exc:
+            return {"error": _describe(exc)}
+
     def _settle(self, link: _Link, ctx: WorkerContext, outcome: dict[str, Any]) -> None:
+        link.busy -= 1
+        link.room.set()
         if "error" in outcome:
             self.failed += 1
         else:
@@ -326,27 +373,6 @@ class Worker:
     def _kick(self, link: _Link) -> None:
         if link.reports and (link.reporting is None or link.reporting.done()):
             link.reporting = asyncio.ensure_future(self._flush(link))
-
-    async def _run_one(self, link: _Link, ctx: WorkerContext, rest: Any = None) -> None:
-        try:
-            if rest is not None:
-                value = await rest
-            else:
-                value = await asyncio.to_thread(self.handler, ctx)
-                if inspect.isawaitable(value):
-                    value = await value
-            outcome: dict[str, Any] = {"result": value}
-        except asyncio.CancelledError:
-            link.running.pop(ctx.token, None)
-            link.room.set()
-            self.abandoned += 1
-            return  # the server took the lease back: nothing to report
-        except Exception as exc:
-            outcome = {"error": _describe(exc)}
-        link.running.pop(ctx.token, None)
-        link.room.set()
-        self._settle(link, ctx, outcome)
-        self._kick(link)
 
     async def _flush(self, link: _Link) -> None:
         """Report what has finished, in batches, one request at a time."""
