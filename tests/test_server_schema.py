@@ -29,7 +29,7 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(
 
 @schema.parametrize()
 @settings(
-    max_examples=4,
+    max_examples=3,
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
