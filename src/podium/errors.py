@@ -133,6 +133,8 @@ class LLMError(PodiumError):
     def __init__(self, message: str, *, status: int | None = None, **where: str | None) -> None:
         super().__init__(message, **where)
         self.status = status
+
+
 class RemoteError(PodiumError):
     """A podium server answered with an error (``status``: its HTTP status, ``error``: the
     kind of error it named), or could not be reached (``status`` 0)."""

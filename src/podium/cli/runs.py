@@ -104,6 +104,12 @@ def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str,
     return ordered_states(saved, states)
 
 
+def _usage_stats(states: dict[str, TaskState]) -> dict[str, Any]:
+    from ..report.documents import _usage_stats
+
+    return _usage_stats(states)
+
+
 def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
     from ..report.documents import run_document
 
