@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process (so each measures its own raw-asyncio baseline).
 
 python benchmarks/run_all.py            # everything
-python benchmarks/run_all.py engine bus # only some: engine, store, bus, pipeline, llm
+python benchmarks/run_all.py engine bus # only some: engine, await, store, bus, pipeline, llm
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BENCHES = {
     "engine": "bench_engine.py",
+    "await": "bench_await.py",
     "store": "bench_store.py",
     "bus": "bench_bus.py",
     "pipeline": "bench_pipeline.py",
