@@ -17,7 +17,7 @@ def create_app(config: ServerConfig | None = None) -> Any:
     from fastapi import FastAPI
 
     from .. import __version__
-    from . import api_agents, api_runs, api_system, errors
+    from . import api_agents, api_dashboard, api_runs, api_system, errors
     from .limits import BodyLimit
     from .models import Error
 
@@ -47,6 +47,7 @@ def create_app(config: ServerConfig | None = None) -> Any:
     app.include_router(api_system.router)
     app.include_router(api_runs.router)
     app.include_router(api_agents.router)
+    app.include_router(api_dashboard.router)
     try:
         import swagger_ui_bundle
         from starlette.staticfiles import StaticFiles

@@ -414,6 +414,7 @@ class Service:
         doc["pool"] = a.pool
         doc["metadata"] = a.metadata
         doc["breaker_open"] = bool(a.breaker_until)
+        doc["heartbeat_age"] = round(max(0.0, time.monotonic() - a.last_heartbeat), 3)
         return doc
 
     async def inbox(self, name: str) -> Any:

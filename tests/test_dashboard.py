@@ -1,0 +1,225 @@
+"""The dashboard at ``/`` in a real headless Chromium (Debian's ``chromium``, driven by
+Playwright): sign in, the overview, a run's page live, the task drawer, operator actions,
+accessibility. One browser and one server (conftest's ``server``) for the whole session; a
+screenshot of each page is kept in ``test-output/dashboard/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from _redis import skip_or_fail
+from _server import wait_run
+
+CHROMIUM = os.environ.get("PODIUM_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "dashboard"
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
+    if not shutil.which(CHROMIUM):
+        skip_or_fail(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+    from _browser import Driver, Remote
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver = Driver()
+    pw = driver.call(lambda: sync_playwright().start())
+    b = driver.call(lambda: pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
+    yield Remote(driver, b)
+    driver.call(b.close)
+    driver.call(pw.stop)
+    driver.stop()
+
+
+@pytest.fixture
+def page(browser, server):  # type: ignore[no-untyped-def]
+    """A fresh tab (its own session storage) at 1280 x 800; console errors fail the test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server.url)
+    p = ctx.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield p
+    ctx.close()
+    assert not [e for e in errors if "401" not in e], errors
+
+
+def sign_in(page, key: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.fill("#key", key)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#nav:not([hidden])")
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def client(server, role: str = "admin") -> httpx.Client:  # type: ignore[no-untyped-def]
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.keys[role]}"}, timeout=30
+    )
+
+
+def axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Serious and critical axe-core violations on the page as it is."""
+    import axe_playwright_python
+
+    script = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+    page.add_script_tag(content=script.read_text())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))"
+    )
+    return found
+
+
+# -- the shell, sign-in, the overview ---------------------------------------------------------
+
+
+def test_the_shell_is_served_from_the_package_with_no_outside_requests(page, server):  # type: ignore[no-untyped-def]
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None,
+    )
+    page.goto("/")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.title() == "podium"
+    assert outside == []
+    r = httpx.get(server.url + "/ui/app.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(server.url + "/ui/..%2Fapp.py").status_code == 404
+    shot(page, "signin")
+
+
+def test_a_wrong_key_is_refused_with_a_message(page):  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.fill("#key", "pod_nope_nope")
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#signin-error').textContent.length > 0")
+    assert "not valid" in page.text_content("#signin-error")
+    assert page.is_hidden("#nav")
+
+
+def test_overview_shows_agents_and_runs(page, server):  # type: ignore[no-untyped-def]
+    with client(server) as c:
+        wf = {
+            "name": "dash-overview",
+            "tasks": [
+                {"id": "a", "capability": "echo", "input": 1},
+                {"id": "b", "capability": "echo", "depends_on": ["a"]},
+            ],
+        }
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        assert wait_run(c, run_id)["status"] == "completed"
+    sign_in(page, server.keys["operator"])
+    page.wait_for_selector(f"tr[data-run='{run_id}']")
+    assert "completed" in page.text_content(f"tr[data-run='{run_id}']")
+    page.wait_for_selector("tr[data-agent='echo']")
+    row = page.text_content("tr[data-agent='echo']")
+    assert "echo" in row and "%" in row  # its success rate
+    assert "operator" in page.text_content("#who")
+    assert page.is_visible("a[data-page='start']")
+    shot(page, "overview")
+    # the key is kept for the tab: a reload stays signed in
+    page.reload()
+    page.wait_for_selector("#nav:not([hidden])")
+    page.click("#signout")
+    page.wait_for_selector("#signin:not([hidden])")
+
+
+def test_a_viewer_is_not_offered_what_it_may_not_do(page, server):  # type: ignore[no-untyped-def]
+    sign_in(page, server.keys["viewer"])
+    assert page.is_hidden("a[data-page='start']")
+    assert "viewer" in page.text_content("#who")
+
+
+def test_themes_and_keyboard(page, server):  # type: ignore[no-untyped-def]
+    sign_in(page, server.keys["admin"])
+    before = page.get_attribute("html", "data-theme")
+    page.keyboard.press("t")
+    after = page.get_attribute("html", "data-theme")
+    assert {before, after} == {"light", "dark"}
+    page.wait_for_selector("tr[data-agent]")
+    shot(page, f"overview-{after}")
+    page.keyboard.press("g")
+    page.keyboard.press("a")
+    page.wait_for_function("location.hash === '#/agents'")
+    assert page.get_attribute("a[data-page='agents']", "aria-current") == "page"
+    page.keyboard.press("?")
+    assert page.is_visible("#keys-help")
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#keys-help")
+
+
+def test_no_serious_accessibility_violations(page, server):  # type: ignore[no-untyped-def]
+    page.goto("/")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert axe_serious(page) == []
+    sign_in(page, server.keys["admin"])
+    page.wait_for_selector("tr[data-agent]")
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+        assert axe_serious(page) == [], theme
+
+
+def test_the_validate_endpoint_places_errors_on_their_line(server):  # type: ignore[no-untyped-def]
+    text = "name: x\ntasks:\n  - id: a\n    capability: echo\n  - id: b\n    capabilty: echo\n"
+    with client(server, "viewer") as c:
+        r = c.post("/api/v1/validate", files={"file": ("flow.yaml", text)})
+        assert r.status_code == 200
+        doc = r.json()
+        assert doc["valid"] is False
+        err = doc["errors"][0]
+        assert "capabilty" in err["message"] and "Did you mean 'capability'" in err["message"]
+        assert err["line"] == 6
+        bad_yaml = "name: x\ntasks:\n  - id: a\n   capability: c\n"
+        err = c.post("/api/v1/validate", files={"file": ("f.yaml", bad_yaml)}).json()["errors"][0]
+        assert err["line"] == 4 and "invalid YAML" in err["message"]
+        dep = "name: x\ntasks:\n  - id: a\n    capability: echo\n    depends_on: [zz]\n"
+        err = c.post("/api/v1/validate", files={"file": ("f.yaml", dep)}).json()["errors"][0]
+        assert err["line"] == 5 and "'zz'" in err["message"]
+        good = "name: ok\ntasks:\n  - {id: a, capability: echo}\n"
+        doc = c.post("/api/v1/validate", files={"file": ("f.yaml", good)}).json()
+        assert doc["valid"] is True and doc["workflow"] == "ok" and doc["tasks"] == 1
+        assert doc["critical_path"] == ["a"] and doc["errors"] == []
+        cap = "name: x\ntasks:\n  - id: a\n    capability: nobody-has-this\n"
+        err = c.post("/api/v1/validate", files={"file": ("f.yaml", cap)}).json()["errors"][0]
+        assert err["error"] == "CapabilityError" and err["line"] == 4
+
+
+def test_whoami_and_dag_routes(server):  # type: ignore[no-untyped-def]
+    with client(server, "viewer") as c:
+        assert c.get("/api/v1/whoami").json()["role"] == "viewer"
+    with client(server) as c:
+        wf = {
+            "name": "dash-dag",
+            "tasks": [
+                {"id": "a", "capability": "echo", "input": {"n": 1}},
+                {"id": "b", "capability": "echo", "depends_on": ["a"]},
+            ],
+        }
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        wait_run(c, run_id)
+        dag = c.get(f"/api/v1/runs/{run_id}/dag").json()
+        assert [(t["id"], t["deps"], t["route"]) for t in dag["tasks"]] == [
+            ("a", [], "echo"),
+            ("b", ["a"], "echo"),
+        ]
+        task = c.get(f"/api/v1/runs/{run_id}/tasks/a").json()
+        assert task["input"] == {"n": 1} and task["status"] == "completed"
+        assert task["result"] == {"echo": {"n": 1}, "deps": {}}
+        assert [e["status"] for e in task["history"]] == ["running", "completed"]
+        r = c.get(f"/api/v1/runs/{run_id}/tasks/nope")
+        assert r.status_code == 404 and "'nope'" in r.json()["message"]
