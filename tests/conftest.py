@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +59,28 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     )
     yield SimpleNamespace(url=served.url, keys=keys, db=db, folder=folder, proc=served)
     served.kill(15)
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """One local Ray instance for the whole session (2 CPUs, no dashboard): starting Ray takes
+    seconds and hundreds of MB. This process is its first driver; RAY_ADDRESS is set so the
+    podium processes tests start (CLI, docs pages) join it instead of starting their own."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
+    import logging
+    import os
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=400 * 1024 * 1024,
+            logging_level=logging.ERROR,
+        )
+    address = ray.get_runtime_context().gcs_address
+    os.environ["RAY_ADDRESS"] = address
+    try:
+        yield address
+    finally:
+        os.environ.pop("RAY_ADDRESS", None)
+        ray.shutdown()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Orchestrator"]
 
 _KEEP_RUNS = 100  # finished runs kept for status() lookups
+BACKENDS = ("local", "ray")
 
 
 class Orchestrator(LiveAgents):
@@ -46,6 +47,10 @@ class Orchestrator(LiveAgents):
     ``store`` records every run durably so it can be resumed and inspected: a `Store`, or a
     URL for `podium.stores.open_store` (``"runs.db"``, ``"sqlite:///runs.db"``,
     ``"postgresql://user@host/db"``, ``"memory"``). Without one, nothing is recorded.
+
+    ``backend="ray"`` runs every agent whose work is Python code (functions, classes, ``kind:
+    python``) in Ray actors (see docs/ray.md), on the cluster at ``ray_address`` (``auto``,
+    ``ray://host:10001``; default ``RAY_ADDRESS`` or a local Ray instance).
     """
 
     def __init__(
@@ -55,7 +60,15 @@ class Orchestrator(LiveAgents):
         max_threads: int | None = None,
         store: Store | str | os.PathLike[str] | None = None,
         bus: Bus | str | None = None,
+        backend: str = "local",
+        ray_address: str | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValidationError(
+                f"backend {backend!r} is not one of {', '.join(BACKENDS)}.", field="backend"
+            )
+        self.backend = backend
+        self.ray_address = ray_address
         self.agents: dict[str, Agent] = {}
         self.strategy = strategy
         self._max_threads = max_threads or min(64, (os.cpu_count() or 1) * 8)
@@ -142,10 +155,24 @@ class Orchestrator(LiveAgents):
                 "Agent.",
                 field="handler",
             )
+        built = self._on_backend(built)
         if built.replicas is not None:
             return self._add_pool(built)
         self._attach(built)
         return built
+
+    def _on_backend(self, agent: Agent) -> Agent:
+        """The agent as the backend runs it: on ``ray``, Python code moves into Ray actors;
+        agents that wait on something else (HTTP, a model, an MCP server) stay here."""
+        if self.backend != "ray":
+            return agent
+        from .agents.kinds.ray import RayAgent, as_ray_agent
+
+        if isinstance(agent, RayAgent) or type(agent) is Agent:
+            return as_ray_agent(agent, address=self.ray_address)
+        if type(agent).__module__.partition(".")[0] != "podium":  # a user's Agent subclass
+            return as_ray_agent(agent, address=self.ray_address)
+        return agent
 
     def _attach(self, agent: Agent) -> None:
         self.agents[agent.name] = agent
@@ -180,6 +207,8 @@ class Orchestrator(LiveAgents):
             from .spec.loader import load_workflow
 
             workflow = load_workflow(workflow)
+        if self.backend != "local":
+            workflow.agents[:] = [self._on_backend(a) for a in workflow.agents]
         for a in workflow.agents:
             if a.replicas is not None and a.name not in self.pools:
                 self.register(a)  # pools live in the orchestrator, so they can scale

@@ -11,7 +11,16 @@ import typer
 
 from .._utils.text import plural
 from .execute import execute, prepare
-from .options import FileArg, JsonOpt, KeyOpt, ServerOpt, command
+from .options import (
+    Backend,
+    BackendOpt,
+    FileArg,
+    JsonOpt,
+    KeyOpt,
+    RayAddressOpt,
+    ServerOpt,
+    command,
+)
 from .output import check_out, print_json, say, user_errors, write_report
 
 __all__ = ["register"]
@@ -53,6 +62,8 @@ def run(
     ] = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
+    backend: BackendOpt = Backend.local,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Run a workflow file and show its progress and a summary.
 
@@ -65,7 +76,9 @@ def run(
 
         raise typer.Exit(remote_run(file, server, key, json_out))
     budget = {"max_cost": max_cost, "max_tokens": max_tokens}
-    orch, prepared = prepare(file, json_out, db, run_id, budget=budget)
+    orch, prepared = prepare(
+        file, json_out, db, run_id, budget=budget, backend=backend.value, ray_address=ray_address
+    )
     raise typer.Exit(execute(orch, prepared, json_out))
 
 

@@ -39,6 +39,8 @@ def prepare(
     run_id: str | None = None,
     *,
     budget: dict[str, float | None] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> tuple[Orchestrator, Run]:
     """Load and validate a workflow file and build its run (nothing runs yet); with ``db``,
     the run will be recorded in that store; ``budget`` (--max-cost, --max-tokens) replaces
@@ -51,7 +53,7 @@ def prepare(
             from ..engine.recorder import check_run_id
 
             check_run_id(run_id)
-        orch = Orchestrator(store=db)
+        orch = Orchestrator(store=db, backend=backend, ray_address=ray_address)
         wf = load_workflow(path)
         if budget and any(v is not None for v in budget.values()):
             from ..spec.workflow import check_budget

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -74,5 +75,29 @@ KeyOpt = Annotated[
         envvar="PODIUM_KEY",
         metavar="KEY",
         help="The API key (or JWT) for --server.",
+    ),
+]
+
+
+class Backend(enum.StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        envvar="PODIUM_BACKEND",
+        help="Where agents run: local (this process) or ray (Ray actors; docs/ray.md).",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        metavar="ADDRESS",
+        help="With --backend ray: the cluster (auto, ray://HOST:10001); default a local one.",
     ),
 ]

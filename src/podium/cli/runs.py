@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .options import Backend, BackendOpt, RayAddressOpt
+
 if TYPE_CHECKING:
     from ..engine.run import Run
     from ..orchestrator import Orchestrator
@@ -166,7 +168,13 @@ async def _prepare_resume(orch: Orchestrator, run_id: str) -> Run:
         await store.close()  # the run itself goes on in another event loop: it reopens
 
 
-def resume(run_id: RunIdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def resume(
+    run_id: RunIdArg,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    backend: BackendOpt = Backend.local,
+    ray_address: RayAddressOpt = None,
+) -> None:
     """Continue a recorded run that was interrupted or failed.
 
     It runs until it ends. Completed tasks are not executed again and keep their results;
@@ -179,7 +187,9 @@ def resume(run_id: RunIdArg, db: DbOpt = None, json_out: JsonOpt = False) -> Non
     with user_errors(json_out):
         from ..orchestrator import Orchestrator
 
-        orch = Orchestrator(store=existing_store(_need_db(db)))
+        orch = Orchestrator(
+            store=existing_store(_need_db(db)), backend=backend.value, ray_address=ray_address
+        )
         run = asyncio.run(_prepare_resume(orch, run_id))
     if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
         status(run_id, db, json_out)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .options import Command, JsonOpt, KeyOpt, ServerOpt
+from .options import Backend, BackendOpt, Command, JsonOpt, KeyOpt, RayAddressOpt, ServerOpt
 
 __all__ = ["register"]
 
@@ -90,6 +90,8 @@ def serve(
     public_docs: Annotated[
         bool, typer.Option("--public-docs", help="Serve /docs and /openapi.json to anyone.")
     ] = False,
+    backend: BackendOpt = Backend.local,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Run podium as a service.
 
@@ -119,6 +121,8 @@ def serve(
             lease_ttl=lease_ttl,
             worker_ttl=worker_ttl,
             public_docs=public_docs,
+            backend=backend.value,
+            ray_address=ray_address,
         )
         config.check()
         try:

@@ -56,6 +56,14 @@ class Context:
     def deps(self) -> dict[str, Any]:
         """Each dependency's id mapped to its result."""
         tasks = self._run.records
+        refs = getattr(self._run, "ray_refs", None)
+        if refs:  # results a Ray agent left in the object store: fetched for this agent
+            from ..agents.kinds.ray import fetch
+
+            return {
+                d: fetch(refs, d) if d in refs else tasks[d].result
+                for d in self._rec.task.depends_on
+            }
         return {d: tasks[d].result for d in self._rec.task.depends_on}
 
     @property

@@ -31,6 +31,8 @@ class ServerConfig:
     worker_ttl: float = 10.0  # seconds a pull worker's leases last without a heartbeat
     public_docs: bool = False  # /docs and /openapi.json without credentials
     resume: bool = True  # resume unfinished runs found in the store at start
+    backend: str = "local"  # where agents run: local or ray (Ray actors)
+    ray_address: str | None = None  # with backend ray: the cluster; None: RAY_ADDRESS or local
     events_kept: int = 100_000  # events kept for SSE clients that reconnect (Last-Event-ID)
 
     def check(self) -> None:

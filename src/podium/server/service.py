@@ -49,7 +49,9 @@ class Service:
         self.config = config
         self.store = open_store(config.db)
         self.store.lease_ttl = config.lease_ttl
-        self.orch = Orchestrator(store=self.store)
+        self.orch = Orchestrator(
+            store=self.store, backend=config.backend, ray_address=config.ray_address
+        )
         self.hub = EventHub(config.events_kept)
         self.metrics = Metrics(self)
         self.hub.observers.append(self.metrics.observe)

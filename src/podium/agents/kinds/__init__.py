@@ -2,7 +2,8 @@
 
 ``kind: python`` (the default) runs a Python function or class in this process; ``kind:
 langchain`` a LangChain Runnable; ``kind: mcp`` the tools of an MCP server; ``kind: llm``
-(`podium.llm`) a chat model behind an OpenAI-compatible endpoint. More kinds register here;
+(`podium.llm`) a chat model behind an OpenAI-compatible endpoint; ``kind: ray`` a Python
+handler whose replicas are Ray actors. More kinds register here;
 each is imported only when a workflow uses it (and its library only then).
 """
 
@@ -32,6 +33,7 @@ _KINDS: dict[str, AgentKind | str] = {
     "mcp": "podium.agents.kinds.mcp:MCPKind",
     "llm": "podium.llm.kind:LLMKind",
     "http": "podium.agents.kinds.http:HttpKind",
+    "ray": "podium.agents.kinds.ray:RayKind",
 }
 
 

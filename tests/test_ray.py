@@ -1,0 +1,121 @@
+"""The Ray backend on a real local Ray instance, started once per session (``ray_address``).
+
+Handlers defined here reach the actors pickled by value (this module is not installed), as a
+user's script or workflow folder would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import podium
+from podium.agents.kinds.ray import RayAgent
+
+pytestmark = pytest.mark.usefixtures("ray_address")
+
+FLOW = """
+name: on-ray
+agents:
+  - name: doubler
+    kind: ray
+    handler: ray_handlers:double
+    capabilities: [double]
+    capacity: 2
+    resources: {num_cpus: 0.5, memory: 64MiB}
+  - name: summer
+    handler: ray_handlers:total
+    capabilities: [sum]
+tasks:
+  - {id: a, capability: double, input: {n: 2}}
+  - {id: b, capability: double, input: {n: 5}}
+  - {id: c, capability: sum, depends_on: [a, b]}
+"""
+
+HANDLERS = """
+import os
+
+def double(ctx):
+    return {"n": ctx.input["n"] * 2, "pid": os.getpid()}
+
+def total(ctx):
+    return {"total": sum(d["n"] for d in ctx.deps.values()), "pid": os.getpid()}
+"""
+
+
+def _flow(tmp_path: Path) -> Path:
+    (tmp_path / "ray_handlers.py").write_text(HANDLERS)
+    path = tmp_path / "flow.yaml"
+    path.write_text(FLOW)
+    return path
+
+
+async def test_kind_ray_runs_its_agent_in_an_actor(tmp_path: Path) -> None:
+    wf = podium.load_workflow(_flow(tmp_path))
+    doubler = wf.agents[0]
+    assert isinstance(doubler, RayAgent)
+    assert doubler.resources == {"num_cpus": 0.5, "memory": 64 * 1024**2}
+    orch = podium.Orchestrator()
+    result = await orch.run(wf)
+    await orch.close()
+    assert result.status == "completed"
+    a, b, c = (result.tasks[t].result for t in "abc")
+    assert (a["n"], b["n"], c["total"]) == (4, 10, 14)
+    assert a["pid"] != os.getpid()  # kind: ray ran in an actor
+    assert c["pid"] == os.getpid()  # kind: python stayed in this process
+
+
+async def test_the_ray_backend_moves_python_agents_into_actors() -> None:
+    orch = podium.Orchestrator(backend="ray")
+
+    @orch.agent(name="where", capabilities=["where"], capacity=3)
+    async def where(ctx):
+        await asyncio.sleep(0)
+        return {"pid": os.getpid(), "deps": sorted(ctx.deps)}
+
+    assert isinstance(orch.agents["where"], RayAgent)
+    wf = podium.Workflow("w")
+    wf.task("x", capability="where")
+    wf.task("y", capability="where", depends_on=["x"])
+    result = await orch.run(wf)
+    await orch.close()
+    assert result.tasks["y"].result["deps"] == ["x"]
+    assert result.tasks["x"].result["pid"] != os.getpid()
+
+
+def test_podium_run_backend_ray(tmp_path: Path) -> None:
+    path = _flow(tmp_path)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "podium", "run", str(path), "--json", "--backend", "ray"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    tasks = json.loads(out)["tasks"]
+    assert tasks["c"]["result"]["total"] == 14
+    # --backend ray moved the python agent into an actor too: not the CLI's process
+    assert tasks["c"]["result"]["pid"] != p.pid
+    assert tasks["a"]["result"]["pid"] != p.pid
+
+
+def test_a_bad_backend_is_refused(tmp_path: Path) -> None:
+    path = _flow(tmp_path)
+    p = subprocess.run(
+        [sys.executable, "-m", "podium", "run", str(path), "--backend", "spark"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 2 and "'spark' is not one of" in p.stderr
+    assert "Traceback" not in p.stderr
+    with pytest.raises(podium.ValidationError, match="backend 'spark' is not one of local, ray"):
+        podium.Orchestrator(backend="spark")
