@@ -1,10 +1,10 @@
 """Agent kinds: every way of running an agent, behind one small interface (see `base`).
 
 ``kind: python`` (the default) runs a Python function or class in this process; ``kind:
-langchain`` a LangChain Runnable; ``kind: mcp`` the tools of an MCP server; ``kind: llm``
-(`podium.llm`) a chat model behind an OpenAI-compatible endpoint; ``kind: ray`` a Python
-handler whose replicas are Ray actors. More kinds register here;
-each is imported only when a workflow uses it (and its library only then).
+langchain`` a LangChain Runnable; ``kind: mcp`` the tools of an MCP server; ``kind: crewai`` a
+CrewAI crew or agent; ``kind: llm`` (`podium.llm`) a chat model behind an OpenAI-compatible
+endpoint; ``kind: ray`` a Python handler whose replicas are Ray actors. More kinds register
+here; each is imported only when a workflow uses it (and its library only then).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ _KINDS: dict[str, AgentKind | str] = {
     "python": "podium.agents.kinds.python:PythonKind",
     "langchain": "podium.agents.kinds.langchain:LangChainKind",
     "mcp": "podium.agents.kinds.mcp:MCPKind",
+    "crewai": "podium.agents.kinds.crewai:CrewAIKind",
     "llm": "podium.llm.kind:LLMKind",
     "http": "podium.agents.kinds.http:HttpKind",
     "ray": "podium.agents.kinds.ray:RayKind",

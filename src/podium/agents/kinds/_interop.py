@@ -1,6 +1,6 @@
-"""What the kinds that run other frameworks' agents share (``langchain``, ``mcp``; ``crewai``
-and ``autogen`` will too): the task as one input value, a framework's output made JSON, and
-token usage recorded.
+"""What the kinds that run other frameworks' agents share (``langchain``, ``mcp``, ``crewai``,
+``autogen``): the task as one input value (or one message of text), a framework's output made
+JSON, and token usage recorded.
 
 Nothing here imports a framework: objects are recognised through the modules already loaded
 (``sys.modules``), so a workflow that uses one adapter never loads another's library.
@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import json
 import sys
 import uuid
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["TokenUsage", "task_input", "to_json"]
+__all__ = ["TokenUsage", "task_input", "task_text", "to_json"]
 
 
 def task_input(ctx: Any, deps_key: str | None = "deps") -> Any:
@@ -36,6 +37,23 @@ def task_input(ctx: Any, deps_key: str | None = "deps") -> Any:
     if isinstance(value, Mapping):
         return {**value, deps_key: deps}
     return {"input": value, deps_key: deps}
+
+
+def task_text(ctx: Any, deps_key: str | None = "deps") -> str:
+    """The task as one message for a chat agent: a text input as it is, anything else as JSON;
+    the dependencies' results (when there are any and ``deps_key`` is set) follow as JSON.
+
+    >>> task_text(ctx)  # input "Summarise the notes", depends on "notes"
+    'Summarise the notes\n\nResults of the tasks this one depends on (JSON):\n{"notes": ...}'
+    """
+    value = ctx.input
+    if value is not None and not isinstance(value, str):
+        return json.dumps(task_input(ctx, deps_key), ensure_ascii=False, default=str)
+    text = value or ""
+    if deps_key is not None and ctx.task.depends_on:
+        deps = json.dumps(ctx.deps, ensure_ascii=False, default=str)
+        text += f"\n\nResults of the tasks this one depends on (JSON):\n{deps}"
+    return text.strip()
 
 
 def to_json(value: Any, _depth: int = 0) -> Any:
@@ -99,16 +117,19 @@ class TokenUsage:
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = self.total_tokens = self.calls = 0
 
-    def add(self, ctx: Any, usage: Mapping[str, Any], model: str | None = None) -> None:
+    def add(
+        self, ctx: Any, usage: Mapping[str, Any], model: str | None = None, calls: int = 1
+    ) -> None:
         """Count one model call's ``usage`` (``input_tokens``, ``output_tokens``,
-        ``total_tokens``, as LangChain's ``usage_metadata`` has them) for ``ctx``'s task."""
+        ``total_tokens``, as LangChain's ``usage_metadata`` has them) for ``ctx``'s task;
+        ``calls`` says how many calls it adds up when a framework reports only totals."""
         i = _int(usage.get("input_tokens"))
         o = _int(usage.get("output_tokens"))
         t = _int(usage.get("total_tokens")) or i + o
         self.input_tokens += i
         self.output_tokens += o
         self.total_tokens += t
-        self.calls += 1
+        self.calls += calls
         record = getattr(ctx, "record_usage", None)
         if record is not None:  # on the task, the run's totals and budget, and the store
             record(prompt_tokens=i, completion_tokens=o, model=model)
