@@ -8,6 +8,8 @@ import json
 import threading
 from typing import Any
 
+import pytest
+
 import podium
 from podium.engine.run import Run
 
@@ -411,3 +413,27 @@ async def test_everything_preset(orch: podium.Orchestrator) -> None:
     run = run_of(orch, wf, preset={"a": {"status": "completed", "result": [1]}})
     result = await orch.execute(run)
     assert result.status == "completed" and result["a"] == [1]
+
+
+@pytest.mark.parametrize("awaits", [False, True], ids=["no-await", "await"])
+async def test_context_vars_set_by_a_handler_do_not_reach_the_next_one(
+    orch: podium.Orchestrator, awaits: bool
+) -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var2", default="unset")
+
+    @orch.agent(name="bot", capabilities=["x"], capacity=1)
+    async def handle(ctx: podium.Context) -> str:
+        before = var.get()
+        if ctx.task_id != "keep":
+            var.set(ctx.task_id)
+        if awaits:
+            await asyncio.sleep(0)
+        return before
+
+    wf = podium.Workflow("w", max_concurrency=1)
+    for tid in ["a", "b", "keep", "c", "d"]:
+        wf.task(tid, capability="x")
+    result = await orch.run(wf)
+    assert [result[t] for t in ["a", "b", "keep", "c", "d"]] == ["unset"] * 5

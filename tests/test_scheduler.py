@@ -489,3 +489,40 @@ def test_a_dropped_task_keeps_the_failure_count() -> None:
     s.release(a, False)
     s.release(a, None)
     assert a.consecutive_failures == 1 and a.load == 1 and s.running == 1
+
+
+# -- handing a finished agent its next task ----------------------------------------------------
+
+
+def test_handoff_gives_the_only_agent_its_next_task_on_the_same_capacity() -> None:
+    a = agent("a", capacity=1)
+    s = Scheduler([a])
+    push(s, "t1")
+    push(s, "t2", priority="high")
+    assert assign(s) == [("t2", "a")]
+    a.consecutive_failures = 1
+    nxt = s.handoff(a)
+    assert nxt is not None and nxt.id == "t1"
+    assert (a.load, s.running, a.consecutive_failures) == (1, 1, 0)
+    assert s.waiting() == 0 and s.handoff(a) is None  # nothing left: release as usual
+
+
+def test_handoff_leaves_choices_to_assign() -> None:
+    a, b = agent("a"), agent("b")
+    s = Scheduler([a, b])
+    push(s, "t1")
+    push(s, "t2")
+    push(s, "t3")
+    assign(s)
+    assert s.handoff(a) is None  # two candidates: the strategy chooses, not the handoff
+    s2 = Scheduler([a, b])
+    push(s2, "x1", cap="x")
+    push(s2, "y1", agent="b")
+    assert s2.handoff(a) is None  # two routes wait: priorities across them decide
+    c = agent("c")
+    s3 = Scheduler([c])
+    push(s3, "t1")
+    push(s3, "t2")
+    assign(s3)
+    c.breaker_until = 1.0  # a probe that succeeds closes the breaker: that is release's job
+    assert s3.handoff(c) is None and s3.waiting() == 1

@@ -136,6 +136,9 @@ class BudgetScheduler(Scheduler):
         self.budget = budget
         self.on_refused = on_refused
 
+    def handoff(self, agent: Any) -> Any | None:
+        return None  # every metered task goes through assign, which checks the budget
+
     def assign(self, out: Any) -> int:
         # The plain scheduler's multi-route loop with the budget's gate after the pick; the
         # single-route fast path is not worth keeping here (budgeted runs wait on models).

@@ -3,14 +3,20 @@
 The run is owned by one asyncio loop and nothing else mutates it; there are no locks.
 
 How handlers run (the hot path). Assignments from the scheduler go into one queue that
-*workers* (asyncio Tasks) drain. A worker calls the handler and drives its coroutine one step
-by hand. Most handlers of a fan-out finish in that step (they never await anything that
-blocks): then the task completes right there with no asyncio Task, no loop round trip and no
-callback of its own, which is why the engine can beat ``asyncio.gather`` on such work. When a
-handler does suspend, the worker that started it becomes that handler's task for the rest of
-its life (so ``asyncio.timeout``, cancel scopes and ``current_task()`` behave as usual, since
-every step runs in the same Task), and if work is still queued a fresh worker takes over the
-queue. Each handler runs in its own copy of the context, like an asyncio Task would.
+*workers* (asyncio Tasks) drain, like a hand-written pool of worker Tasks. A worker calls the
+handler and drives its coroutine's first step by hand. Most handlers of a fan-out finish in
+that step (they never await anything that blocks): then the task completes right there with
+no asyncio Task, no loop round trip and no callback of its own, which is why the engine can
+beat ``asyncio.gather`` on such work. When a handler does suspend, the worker awaits the rest
+of it directly (``yield from``: no Python code between the Task and the handler's steps), so
+the worker is the handler's Task for the rest of its life (``asyncio.timeout``, cancel scopes
+and ``current_task()`` behave as usual), and if work is still queued a fresh worker takes
+over the queue. When a handler finishes and the next ready task can only go to its agent,
+the worker takes that task on the same capacity unit (`Scheduler.handoff`).
+
+Handlers run in their worker's context; a worker whose handler left a context variable set
+retires (a fresh copy of the run's context takes over), so each handler starts from the
+context the run started with, like a Task of its own.
 
 Cancelling a running handler (timeout, fail_fast, run cancelled) cancels its worker with a
 reason set on the task record; the worker turns the CancelledError into the task's outcome and
@@ -23,6 +29,7 @@ import asyncio
 import os
 import random
 import time
+import types
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -67,40 +74,28 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class _Resume:
-    """Awaits the rest of a coroutine whose first step was driven by hand.
+@types.coroutine
+def _rest(coro: Any, first: Any) -> Any:
+    """The rest of a coroutine whose first step was driven by hand, awaited by the current Task.
 
-    Passes what the coroutine yields (the future it waits on) up to the current Task and what
-    the Task sends or throws back down, running each step in the handler's own context.
+    Yields what the first step yielded (the Task waits on it, or passes through the loop for a
+    bare ``yield``), then hands the coroutine to the Task with ``yield from``: every later step
+    goes straight from the Task to the coroutine, with no Python code in between.
     """
-
-    __slots__ = ("coro", "ctx", "first")
-
-    def __init__(self, coro: Any, first: Any, ctx: Any) -> None:
-        self.coro = coro
-        self.first = first
-        self.ctx = ctx
-
-    def __await__(self) -> Any:
-        coro, run = self.coro, self.ctx.run
-        yielded = self.first
-        self.first = None
-        while True:
+    while True:
+        try:
+            yield first
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # the Task throws in (cancellation): pass it down
             try:
-                sent = yield yielded
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    yielded = run(coro.throw, exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    yielded = run(coro.send, sent)
-                except StopIteration as stop:
-                    return stop.value
+                first = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            break
+    return (yield from coro)
 
 
 class Run(LiveRun):
@@ -171,6 +166,7 @@ class Run(LiveRun):
         self._cancelled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
+        self._ctx = copy_context()  # the context workers start from (set again by execute)
 
     def _apply_preset(self, preset: dict[str, dict[str, Any]]) -> None:
         """Restore tasks from an earlier run (resume) or the result cache.
@@ -255,6 +251,7 @@ class Run(LiveRun):
         """
         loop = self._loop = asyncio.get_running_loop()
         self._done = loop.create_future()
+        self._ctx = copy_context()
         self.started_at = time.time()
         push = self._sched.push
         for rec in self._roots:
@@ -311,15 +308,27 @@ class Run(LiveRun):
 
     def _spawn(self) -> None:
         self._active += 1
-        worker = self._loop.create_task(self._drain())  # type: ignore[union-attr]
+        # every worker starts from the run's own context, whoever needed it (see _drain)
+        worker = self._loop.create_task(self._drain(), context=self._ctx.copy())  # type: ignore[union-attr]
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
 
     async def _drain(self) -> None:
+        """Run queued assignments one after another; a handler that suspends is awaited right
+        here, so this worker is its Task until it ends (as in a hand-written worker pool).
+
+        Handlers run in this worker's context. One that leaves a context variable set would
+        show it to the next handler, so the worker then stops and a fresh one (a new copy of
+        the run's context) takes the queue over: each handler sees the context as the run
+        started with, like a Task of its own would.
+        """
         queue = self._queue
         sink = self._sink
         now = time.time
+        me = asyncio.current_task()
+        clean = copy_context()
         streak = 0
+        retire = False
         try:
             while queue:
                 rec, agent = queue.popleft()
@@ -346,54 +355,54 @@ class Run(LiveRun):
                     aw = self._loop.run_in_executor(  # type: ignore[union-attr]
                         self.pool, copy_context().run, agent._fn, ctx
                     )
-                    await self._await_rest(rec, agent, aw)
+                    await self._await_rest(rec, agent, aw, me)
                     continue
                 try:
                     if executor == "inline":
-                        cv = copy_context()
-                        res = cv.run(agent._fn, ctx)
+                        res = copy_context().run(agent._fn, ctx)
                     else:
-                        cv = None
                         res = agent._fn(ctx)
                 except KeyboardInterrupt:
                     raise
                 except BaseException as exc:
                     self._fail(rec, agent, exc)
-                    continue
-                if type(res) is CoroutineType:
-                    if cv is None:
-                        cv = copy_context()
-                    try:
-                        first = cv.run(res.send, None)
-                    except StopIteration as stop:
-                        self._succeed(rec, agent, stop.value)
-                    except KeyboardInterrupt:
-                        raise
-                    except BaseException as exc:
-                        self._fail(rec, agent, exc)
-                    else:
-                        await self._await_rest(rec, agent, _Resume(res, first, cv))
-                        streak = 0
-                        continue
-                elif hasattr(res, "__await__"):
-                    await self._await_rest(rec, agent, res)
-                    streak = 0
-                    continue
+                    res = None
                 else:
-                    self._succeed(rec, agent, res)
+                    if type(res) is CoroutineType:
+                        try:
+                            first = res.send(None)
+                        except StopIteration as stop:
+                            self._succeed(rec, agent, stop.value)
+                        except KeyboardInterrupt:
+                            raise
+                        except BaseException as exc:
+                            self._fail(rec, agent, exc)
+                        else:
+                            await self._await_rest(rec, agent, _rest(res, first), me)
+                            streak = 0
+                    elif hasattr(res, "__await__"):
+                        await self._await_rest(rec, agent, res, me)
+                        streak = 0
+                    else:
+                        self._succeed(rec, agent, res)
+                if copy_context() != clean:  # the handler left a context variable set
+                    retire = True
+                    break
                 streak += 1
                 if streak >= _FAIRNESS:
                     streak = 0
                     await asyncio.sleep(0)
         finally:
             self._active -= 1
+        if retire and queue and not self._active and not self._stopping:
+            self._spawn()
 
-    async def _await_rest(self, rec: TaskResult, agent: Agent, aw: Any) -> None:
+    async def _await_rest(self, rec: TaskResult, agent: Agent, aw: Any, worker: Any) -> None:
         """Await a handler that suspended; this worker is its task until it ends."""
         self._active -= 1
         if self._queue and not self._active:
             self._spawn()
-        worker = rec.worker = asyncio.current_task()
+        rec.worker = worker
         self._inflight[rec] = None
         timer = None
         if rec.task.timeout is not None:
@@ -406,7 +415,7 @@ class Run(LiveRun):
             if type(value) is CoroutineType:  # a sync callable in a thread returned one
                 value = await value
         except asyncio.CancelledError as exc:
-            if rec.cancel_reason is None and worker.cancelling():  # type: ignore[union-attr]
+            if rec.cancel_reason is None and worker.cancelling():
                 raise  # not ours: the loop is going away
             error = exc  # ours, or the handler raised it itself
         except KeyboardInterrupt:
@@ -422,7 +431,7 @@ class Run(LiveRun):
         reason = rec.cancel_reason
         if reason is not None:
             # ours, whether it surfaced as CancelledError or the handler swallowed it
-            worker.uncancel()  # type: ignore[union-attr]
+            worker.uncancel()
             self._interrupted(rec, agent, reason)
         elif error is not None:
             self._fail(rec, agent, error)
@@ -484,7 +493,6 @@ class Run(LiveRun):
         finished = rec.finished_at = time.time()
         agent.completed += 1
         agent.total_latency += finished - rec.started_at  # type: ignore[operator]
-        self._sched.release(agent, True)
         rec.status = COMPLETED
         rec.result = value
         self.n_running -= 1
@@ -501,11 +509,24 @@ class Run(LiveRun):
                     d.status = READY
                     push(d)
         self._remaining -= 1
-        if self._remaining:
-            if self._sched._ready:  # else nothing waits for the capacity just freed
-                self._dispatch()
-        else:
+        sched = self._sched
+        if not self._remaining:
+            sched.release(agent, True)
             self._finish()
+        elif sched._ready:  # else nothing waits for the capacity just freed
+            nxt = None if self._stopping else sched.handoff(agent)
+            if nxt is None:
+                sched.release(agent, True)
+                self._dispatch()
+            else:  # the agent's next task, on the capacity it already holds
+                self._queue.append((nxt, agent))
+                if not self._active:
+                    self._spawn()
+                if sched._ready:
+                    self._dispatch()
+                return  # the agent is as busy as before: nothing for other runs
+        else:
+            sched.release(agent, True)
         if self._on_release is not None:  # other runs may wait for this agent, even at the end
             self._on_release()
 

@@ -344,6 +344,27 @@ class Scheduler:
 
     # -- outcomes ----------------------------------------------------------------------------
 
+    def handoff(self, agent: Agent) -> Any | None:
+        """``agent`` just finished a task well: the next ready task it would get anyway, if
+        any, handed over while it keeps the capacity unit (no release and take again).
+
+        Only when one route has ready tasks and ``agent`` is its only agent, so the choice is
+        the one `assign` would make. Otherwise (or with a breaker to close) returns None and
+        changes nothing: `release` it as usual.
+        """
+        ready = self._ready
+        if len(ready) != 1 or agent.breaker_until:
+            return None
+        route = next(iter(ready))
+        agents = route.agents
+        if len(agents) != 1 or agents[0] is not agent or agent.state is not _RUNNING:
+            return None
+        agent.consecutive_failures = 0
+        rec = route.pop()
+        if not route.size:
+            del ready[route]
+        return rec
+
     def release(self, agent: Agent, ok: bool | None) -> float | None:
         """Give back one unit of ``agent``'s capacity and record the outcome for its breaker
         (``ok=None``: the task never ran, nothing to record).
