@@ -223,3 +223,172 @@ def test_whoami_and_dag_routes(server):  # type: ignore[no-untyped-def]
         assert [e["status"] for e in task["history"]] == ["running", "completed"]
         r = c.get(f"/api/v1/runs/{run_id}/tasks/nope")
         assert r.status_code == 404 and "'nope'" in r.json()["message"]
+
+
+# -- a run's page -------------------------------------------------------------------------------
+
+# the colour drawn at a task's node, and the colour of each state, as [r, g, b]
+PIXEL = """(id) => {
+  const d = window.podium.dag, p = d.screenOf(id), dpr = devicePixelRatio;
+  const g = d.canvas.getContext('2d');
+  const px = g.getImageData(Math.round(p.x * dpr), Math.round(p.y * dpr), 1, 1).data;
+  return [px[0], px[1], px[2]];
+}"""
+STATE_RGB = """(status) => {
+  const hex = getComputedStyle(document.documentElement).getPropertyValue('--' + status).trim();
+  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+}"""
+
+
+def drawn_as(page, task: str, status: str, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the DAG's pixel at ``task`` has the colour of ``status``."""
+    page.wait_for_function(
+        f"([id, st]) => JSON.stringify(({PIXEL})(id)) === JSON.stringify(({STATE_RGB})(st))",
+        arg=[task, status],
+        timeout=timeout,
+    )
+
+
+def open_run(page, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"/#/runs/{run_id}")
+    page.wait_for_selector("#dag[data-ready]")
+
+
+def test_run_page_shows_tasks_change_state_and_a_failure_with_its_traceback(page, server):  # type: ignore[no-untyped-def]
+    sign_in(page, server.keys["operator"])
+    with client(server) as c:
+        wf = {
+            "name": "dash-live",
+            "on_failure": "continue",
+            "tasks": [
+                {"id": "first", "capability": "slow", "input": {"sleep": 2.0}},
+                {"id": "second", "capability": "slow", "input": {"sleep": 0.3},
+                 "depends_on": ["first"]},
+                {"id": "shaky", "capability": "flaky"},
+            ],
+        }  # fmt: skip
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        open_run(page, run_id)
+        drawn_as(page, "first", "running")
+        drawn_as(page, "second", "pending")
+        shot(page, "run-running")
+        drawn_as(page, "first", "completed")
+        drawn_as(page, "second", "completed")
+        drawn_as(page, "shaky", "failed")
+        assert wait_run(c, run_id)["status"] == "partial"
+    page.wait_for_selector("#run-status .st-partial")
+    assert "second" in page.text_content("#feed")  # the event feed saw it
+    assert "first" in page.text_content("#critical-path")
+    # a failure is visible without hovering, and opens its drawer with the traceback
+    page.click("#failures button[data-task='shaky']")
+    page.wait_for_selector(".drawer[data-task='shaky'] #task-error")
+    error = page.text_content("#task-error")
+    assert "RuntimeError: flaky the first time" in error
+    shot(page, "task-drawer")
+    page.keyboard.press("Escape")
+    assert page.query_selector(".drawer") is None
+
+
+def test_cancel_and_resume_a_run_from_its_page(page, server):  # type: ignore[no-untyped-def]
+    page.on("dialog", lambda d: d.accept())
+    sign_in(page, server.keys["operator"])
+    with client(server) as c:
+        wf = {
+            "name": "dash-cancel",
+            "tasks": [
+                {"id": f"s{i}", "capability": "slow", "input": {"sleep": 20}} for i in range(3)
+            ],
+        }
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        open_run(page, run_id)
+        page.click("#cancel-run")
+        page.wait_for_selector("#run-status .st-cancelled")
+        assert c.get(f"/api/v1/runs/{run_id}", params={"tasks": "false"}).json()["status"] == (
+            "cancelled"
+        )
+        drawn_as(page, "s0", "cancelled")
+        page.click("#resume-run")
+        page.wait_for_selector("#run-status .st-running")
+        drawn_as(page, "s0", "running")
+        c.post(f"/api/v1/runs/{run_id}/cancel")
+        page.wait_for_selector("#run-status .st-cancelled")
+
+
+def test_a_viewer_sees_a_run_without_its_actions(page, server):  # type: ignore[no-untyped-def]
+    with client(server) as c:
+        wf = {"name": "dash-view", "tasks": [{"id": "a", "capability": "slow", "input": {}}]}
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        sign_in(page, server.keys["viewer"])
+        open_run(page, run_id)
+        page.wait_for_selector("#run-status")
+        assert page.query_selector("#cancel-run") is None
+        wait_run(c, run_id)
+
+
+# -- operator actions ---------------------------------------------------------------------------
+
+
+def test_start_a_workflow_with_errors_shown_beside_their_line(page, server):  # type: ignore[no-untyped-def]
+    sign_in(page, server.keys["operator"])
+    page.goto("/#/start")
+    page.wait_for_selector("#wf-verdict.ok")  # the example is valid
+    bad = "name: typed\ntasks:\n  - id: a\n    capability: echo\n  - id: b\n    capabilty: echo\n"
+    page.fill("#wf-text", bad)
+    page.wait_for_selector("#wf-error:not([hidden])")
+    assert page.text_content("#wf-error").startswith("line 6: ")
+    assert "Did you mean 'capability'" in page.text_content("#wf-error")
+    assert page.text_content(".gutter .bad") == "6"
+    assert page.is_disabled("#wf-start")
+    shot(page, "start-invalid")
+    page.fill("#wf-text", bad.replace("capabilty", "capability"))
+    page.wait_for_selector("#wf-verdict.ok")
+    assert page.is_hidden("#wf-error")
+    page.click("#wf-start")
+    page.wait_for_selector("#dag[data-ready]")
+    run_id = page.evaluate("window.podium.runId")
+    with client(server) as c:
+        assert wait_run(c, run_id)["workflow"] == "typed"
+
+
+def test_agent_controls(page, server):  # type: ignore[no-untyped-def]
+    page.on("dialog", lambda d: d.accept())
+    with client(server) as c:
+        c.post("/api/v1/agents", json={"name": "dash-push", "url": "http://127.0.0.1:9/task",
+                                        "capabilities": ["dash-push"]})  # fmt: skip
+        sign_in(page, server.keys["operator"])
+        page.goto("/#/agents")
+        row = "tr[data-agent='slow']"
+        page.click(f"{row} [data-action=pause]")
+        page.wait_for_selector(f"{row} [data-action=resume]")
+        assert c.get("/api/v1/agents/slow").json()["state"] == "paused"
+        page.click(f"{row} [data-action=resume]")
+        page.wait_for_selector(f"{row} [data-action=pause]")
+        assert c.get("/api/v1/agents/slow").json()["state"] != "paused"
+        page.fill(f"{row} input[type=number]", "9")
+        page.click(f"{row} [data-action=capacity]")
+        page.wait_for_function(
+            "document.querySelector('#toast').textContent.includes('capacity 9')"
+        )
+        assert c.get("/api/v1/agents/slow").json()["capacity"] == 9
+        pool = "tr[data-agent='pool-1']"
+        page.fill(f"{pool} input[aria-label^='Most replicas']", "2")
+        page.click(f"{pool} [data-action=scale]")
+        page.wait_for_function("document.querySelector('#toast').textContent.includes('replicas')")
+        assert c.get("/api/v1/agents/pool-1").json()["replicas"]["max"] == 2
+        shot(page, "agents")
+        page.click("tr[data-agent='dash-push'] [data-action=terminate]")
+        page.wait_for_function("!document.querySelector(\"tr[data-agent='dash-push']\")")
+        assert c.get("/api/v1/agents/dash-push").status_code == 404
+        c.post("/api/v1/agents/slow/scale", json={"capacity": 8})
+
+
+def test_an_agents_page_shows_its_recent_tasks(page, server):  # type: ignore[no-untyped-def]
+    with client(server) as c:
+        wf = {"name": "dash-agent", "tasks": [{"id": "x", "capability": "echo", "input": 3}]}
+        wait_run(c, c.post("/api/v1/runs", json=wf).json()["run_id"])
+    sign_in(page, server.keys["viewer"])
+    page.goto("/#/agents/echo")
+    page.wait_for_selector("h2#rt-h")
+    page.wait_for_function("document.querySelectorAll('#rt-h + div tbody tr').length > 0")
+    assert "circuit breaker" in page.text_content("main")
+    shot(page, "agent")

@@ -417,6 +417,9 @@ class Service:
         doc["metadata"] = a.metadata
         doc["breaker_open"] = bool(a.breaker_until)
         doc["heartbeat_age"] = round(max(0.0, time.monotonic() - a.last_heartbeat), 3)
+        pool = self.orch.pools.get(a.pool) if a.pool else None
+        if pool is not None:
+            doc["replicas"] = {"min": pool.min_size, "max": pool.max_size, "live": len(pool.live())}
         return doc
 
     async def inbox(self, name: str) -> Any:

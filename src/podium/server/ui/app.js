@@ -46,11 +46,12 @@ export const may = (action) => !!(session.who && session.who.may.includes(action
 /**
  * The server's event stream (server-sent events read through fetch, since EventSource cannot
  * send the key). Calls `onBatch(events)` once per chunk received, reconnects with
- * Last-Event-ID after a drop, and returns a function that stops it.
+ * Last-Event-ID after a drop, and returns a function that stops it. With `from`, starts
+ * after that event id ("0": every event the server still keeps).
  */
-export function stream(query, onBatch) {
+export function stream(query, onBatch, from = null) {
   const ctl = new AbortController();
-  let last = null;
+  let last = from; // "0": the events the server still keeps first
   let stopped = false;
   const live = $("#live");
   async function once() {

@@ -121,7 +121,7 @@ export function agentTable(ags) {
       h("td", {}, h("a", { href: `#/agents/${encodeURIComponent(a.name)}` }, a.name)),
       h("td", {}, a.kind || "python"),
       h("td", {}, badge(a.breaker_open ? "error" : a.state), a.breaker_open ? " breaker open" : ""),
-      h("td", {}, h("div", { class: "row" },
+      h("td", {}, h("div", { class: "row meter-row" },
         meter([["load", a.load]], a.capacity, `load ${a.load} of ${a.capacity}`), `${a.load}/${a.capacity}`)),
       h("td", { class: "wrap" }, a.capabilities.join(", ")),
       h("td", { class: "num" }, a.completed + a.failed ? `${(a.success_rate * 100).toFixed(1)} %` : "–"),
