@@ -119,3 +119,51 @@ def test_a_bad_backend_is_refused(tmp_path: Path) -> None:
     assert "Traceback" not in p.stderr
     with pytest.raises(podium.ValidationError, match="backend 'spark' is not one of local, ray"):
         podium.Orchestrator(backend="spark")
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _outcome(result: podium.RunResult) -> dict[str, tuple]:
+    return {tid: (str(t.status), t.result, t.error, t.attempts) for tid, t in result.tasks.items()}
+
+
+@pytest.mark.parametrize(
+    "flow", ["patterns/team.yaml", "fan-in/fan_in.yaml", "failures/prices.yaml"]
+)
+async def test_the_examples_give_the_same_results_on_both_backends(
+    flow: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir((EXAMPLES / flow).parent)
+    outcomes = {}
+    for backend in ("local", "ray"):
+        orch = podium.Orchestrator(backend=backend)
+        try:
+            result = await orch.run(podium.load_workflow(EXAMPLES / flow))
+        finally:
+            await orch.close()
+        outcomes[backend] = (str(result.status), _outcome(result))
+    assert outcomes["ray"] == outcomes["local"]
+
+
+async def test_a_pool_of_actors_grows_while_tasks_wait() -> None:
+    orch = podium.Orchestrator(backend="ray")
+
+    @orch.agent(name="pool", capabilities=["nap"], capacity=1, replicas={"min": 1, "max": 3})
+    async def nap(ctx):
+        await asyncio.sleep(0.4)
+        return os.getpid()
+
+    wf = podium.Workflow("pool")
+    for i in range(8):
+        wf.task(f"t{i}", capability="nap")
+    run = orch.prepare(wf)
+    try:
+        result = await orch.execute(run)
+    finally:
+        await orch.close()
+    assert result.status == "completed"
+    assert any(e["event"] == "scale_up" for e in run.events)
+    replicas = {t.agent for t in result.tasks.values()}
+    pids = {t.result for t in result.tasks.values()}
+    assert len(replicas) >= 2 and len(pids) == len(replicas)  # one actor process each

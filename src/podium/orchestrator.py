@@ -338,7 +338,15 @@ class Orchestrator(LiveAgents):
                 workflow = load_workflow(workflow)
             _check_same_tasks(run_id, task_ids(saved.definition), workflow)
         run = self.prepare(workflow, run_id=run_id)
-        run.restore({tid: s.preset() for tid, s in states.items()})
+        presets = {tid: s.preset() for tid, s in states.items()}
+        if any(
+            p.get("status") == "completed" and type(p.get("result")) is dict
+            for p in presets.values()
+        ):
+            from .agents.kinds.ray import drop_lost_references
+
+            drop_lost_references(presets, workflow)
+        run.restore(presets)
         if run.budget is not None:  # what earlier sessions spent still counts
             for s in states.values():
                 if s.usage:

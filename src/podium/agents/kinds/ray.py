@@ -46,6 +46,7 @@ __all__ = [
     "RayKind",
     "RayResources",
     "as_ray_agent",
+    "drop_lost_references",
     "ensure_ray",
     "is_reference",
 ]
@@ -275,6 +276,25 @@ def _cause(exc: BaseException) -> str:
         exc = cause
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1] if text else ''}"
+
+
+def drop_lost_references(presets: dict[str, dict[str, Any]], workflow: Any) -> None:
+    """On resume: a completed task whose result stayed in the object store (the store holds
+    only its reference, which died with the driver) runs again if a task that needs it has
+    not completed."""
+    lost = {
+        tid
+        for tid, p in presets.items()
+        if p.get("status") == "completed" and is_reference(p.get("result"))
+    }
+    if not lost:
+        return
+    needed = set()
+    for task in workflow.tasks.values():
+        if presets.get(task.id, {}).get("status") != "completed":
+            needed.update(d for d in task.depends_on if d in lost)
+    for tid in needed:
+        presets[tid] = {"status": "pending", "attempts": presets[tid].get("attempts") or 0}
 
 
 def fetch(refs: dict[str, Any], task_id: str) -> Any:
