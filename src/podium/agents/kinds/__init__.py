@@ -2,9 +2,10 @@
 
 ``kind: python`` (the default) runs a Python function or class in this process; ``kind:
 langchain`` a LangChain Runnable; ``kind: mcp`` the tools of an MCP server; ``kind: crewai`` a
-CrewAI crew or agent; ``kind: llm`` (`podium.llm`) a chat model behind an OpenAI-compatible
-endpoint; ``kind: ray`` a Python handler whose replicas are Ray actors. More kinds register
-here; each is imported only when a workflow uses it (and its library only then).
+CrewAI crew or agent; ``kind: autogen`` an AutoGen agent or team; ``kind: llm`` (`podium.llm`)
+a chat model behind an OpenAI-compatible endpoint; ``kind: ray`` a Python handler whose
+replicas are Ray actors. More kinds register here; each is imported only when a workflow uses
+it (and its library only then).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _KINDS: dict[str, AgentKind | str] = {
     "langchain": "podium.agents.kinds.langchain:LangChainKind",
     "mcp": "podium.agents.kinds.mcp:MCPKind",
     "crewai": "podium.agents.kinds.crewai:CrewAIKind",
+    "autogen": "podium.agents.kinds.autogen:AutoGenKind",
     "llm": "podium.llm.kind:LLMKind",
     "http": "podium.agents.kinds.http:HttpKind",
     "ray": "podium.agents.kinds.ray:RayKind",
