@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 
+_MAX_MESSAGE = 8000  # characters of an error message; what it quotes is cut before that
+
+
 class PodiumError(Exception):
     """Base class of every error podium raises on purpose."""
 
@@ -48,6 +51,8 @@ class PodiumError(Exception):
         task: str | None = None,
         field: str | None = None,
     ) -> None:
+        if len(message) > _MAX_MESSAGE:  # a value quoted whole somewhere: keep both ends
+            message = f"{message[: _MAX_MESSAGE // 2]} ... {message[-_MAX_MESSAGE // 4 :]}"
         super().__init__(message)
         self.message = message
         self.file = file

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
+from .._utils.limits import MAX_CAPACITY, MAX_REPLICAS, excerpt
 from ..errors import ValidationError
 
 __all__ = ["Agent", "AgentState"]
@@ -105,10 +106,10 @@ class Agent:
             caps = [caps]
         self.capabilities: tuple[str, ...] = tuple(caps)
         self.capacity = cls.capacity if capacity is None else capacity
-        if not isinstance(self.capacity, int) or self.capacity < 1:
+        if not isinstance(self.capacity, int) or not 1 <= self.capacity <= MAX_CAPACITY:
             raise ValidationError(
-                f"agent {self.name!r}: capacity must be a whole number of at least 1, "
-                f"not {self.capacity!r}.",
+                f"agent {self.name!r}: capacity must be a whole number from 1 to "
+                f"{MAX_CAPACITY:,}, not {excerpt(self.capacity)}.",
                 field="capacity",
             )
         self.estimated_time = estimated_time if estimated_time is not None else cls.estimated_time
@@ -231,10 +232,12 @@ def _replicas(value: tuple[int, int] | dict[str, int] | None, name: str) -> tupl
     if value is None:
         return None
     lo, hi = (value.get("min", 1), value.get("max", 1)) if isinstance(value, dict) else value
-    if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi and hi >= 1):
+    if not (
+        isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= MAX_REPLICAS and hi >= 1
+    ):
         raise ValidationError(
-            f"agent {name!r}: replicas needs whole numbers with 0 <= min <= max and max >= 1, "
-            f"not min={lo!r} max={hi!r}.",
+            f"agent {name!r}: replicas needs whole numbers with 0 <= min <= max <= "
+            f"{MAX_REPLICAS:,} and max >= 1, not min={excerpt(lo)} max={excerpt(hi)}.",
             field="replicas",
         )
     return (lo, hi)

@@ -16,6 +16,7 @@ import pydantic
 from pydantic import BaseModel
 
 from .._utils.json_values import json_problem
+from .._utils.limits import MAX_FILE_BYTES, excerpt
 from ..agents.agent import Agent
 from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
 from ..errors import ValidationError
@@ -31,6 +32,13 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     src = str(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValidationError(
+                f"{src}: the file has {size:,} bytes, more than podium's limit of "
+                f"{MAX_FILE_BYTES:,} for a workflow file; split the workflow.",
+                file=src,
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValidationError(f"{src}: no such file.", file=src) from None
@@ -81,14 +89,14 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
         agent = build_agent(raw, origin, index=i, data=data)
         if agent.name in names:
             raise ValidationError(
-                f"{prefix}agent name {agent.name!r} is used more than once.",
+                f"{prefix}agent name {excerpt(agent.name)} is used more than once.",
                 file=source,
                 field="agents",
             )
         names.add(agent.name)
         wf.add_agent(agent)
     for t in spec.tasks:
-        where = f"{prefix}task {t.id!r}: "
+        where = f"{prefix}task {excerpt(t.id)}: "
         options = t.options
         if t.pattern is not None or _has_pattern_block(t):
             from .patterns import default_route, spec_options
@@ -184,11 +192,11 @@ def _convert(
         kind = "task" if loc[0] == "tasks" else "agent"
         if loc[0] == "tasks" and isinstance(ident, str):
             task_id = ident
-        where = f"{kind} {ident!r}: " if ident is not None else f"{kind} #{loc[1] + 1}: "
+        where = f"{kind} {excerpt(ident)}: " if ident is not None else f"{kind} #{loc[1] + 1}: "
         loc = loc[2:]
     field = ".".join(str(p) for p in loc if not isinstance(p, int)) or None
     if err["type"] == "extra_forbidden":
-        name = str(loc[-1])
+        name = excerpt(str(loc[-1]), 60).strip("'\"")
         allowed = _allowed_fields(full, agent_model)
         hint = difflib.get_close_matches(name, allowed, n=1)
         fix = f" Did you mean {hint[0]!r}?" if hint else f" Allowed: {', '.join(allowed)}."
@@ -197,7 +205,7 @@ def _convert(
         msg = f"{head}{where}field {field!r} is required."
     else:
         shown = f"field {field!r}" if field else "value"
-        msg = f"{head}{where}{shown}: {err['msg']} (got {err.get('input')!r})."
+        msg = f"{head}{where}{shown}: {err['msg']} (got {excerpt(err.get('input'))})."
     return ValidationError(msg, file=source, task=task_id, field=field)
 
 

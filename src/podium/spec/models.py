@@ -6,11 +6,15 @@ read here as plain mappings.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from .._utils.limits import MAX_AGENTS, MAX_CONCURRENCY, MAX_NAME_CHARS, MAX_TASKS
 from .._utils.models import StrictModel
+
+# a name: a task id, an agent's name, a capability
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 
 __all__ = ["BudgetSpec", "RetrySpec", "TaskSpec", "WorkflowSpec"]
 
@@ -29,11 +33,11 @@ class BudgetSpec(StrictModel):
 
 
 class TaskSpec(StrictModel):
-    id: str = Field(min_length=1)
-    capability: str | None = None
-    agent: str | None = None
+    id: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    capability: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    agent: str | None = Field(None, max_length=MAX_NAME_CHARS)
     input: Any = None
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=list)
     priority: int | str = "medium"
     timeout: float | None = Field(None, gt=0)
     retry: RetrySpec | None = None
@@ -53,8 +57,8 @@ class WorkflowSpec(StrictModel):
     name: str = Field(min_length=1)
     description: str | None = None
     on_failure: Literal["fail_fast", "continue"] = "fail_fast"
-    max_concurrency: int | None = Field(None, ge=1)
+    max_concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     strategy: Literal["score", "least_loaded", "round_robin"] | None = None
     budget: BudgetSpec | None = None
-    agents: list[dict[str, Any]] = Field(default_factory=list)
-    tasks: list[TaskSpec] = Field(min_length=1)
+    agents: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_AGENTS)
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)

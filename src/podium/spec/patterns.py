@@ -29,6 +29,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._utils.code import import_ref
+from .._utils.limits import MAX_CAPACITY, MAX_PATTERN_ITEMS
 from .._utils.models import StrictModel
 from ..errors import HandlerError, ValidationError
 from .aggregate import AGGREGATES
@@ -52,7 +53,9 @@ class _Settings(StrictModel):  # as strict as the rest of a workflow file (no tr
 
 
 class ConsensusSettings(_Settings):
-    agents: int = Field(3, ge=1, le=1000)  # participants (replicas when agents are fewer)
+    agents: int = Field(
+        3, ge=1, le=MAX_PATTERN_ITEMS
+    )  # participants (replicas when agents are fewer)
     min_agreement: float = Field(0.5, gt=0, le=1)
     key: str | None = Field(None, min_length=1)  # compare this field (dotted path) only
     normalize: Ref | None = None  # compare normalize(value) instead of the value
@@ -65,10 +68,10 @@ class AuctionSettings(_Settings):
 
 
 class SwarmSettings(_Settings):
-    agents: int = Field(3, ge=1, le=1000)
+    agents: int = Field(3, ge=1, le=MAX_PATTERN_ITEMS)
     goal: Ref | None = None
     score: Ref | None = None
-    max_attempts: int | None = Field(None, ge=1)
+    max_attempts: int | None = Field(None, ge=1, le=MAX_PATTERN_ITEMS)
     time_budget: float | None = Field(None, gt=0)
     seed: int = 0
     topic: str | None = Field(None, min_length=1)
@@ -78,7 +81,7 @@ class StageSettings(_Settings):
     capability: str | None = Field(None, min_length=1)
     agent: str | None = Field(None, min_length=1)
     name: str | None = Field(None, min_length=1)
-    concurrency: int = Field(1, ge=1, le=100_000)
+    concurrency: int = Field(1, ge=1, le=MAX_CAPACITY)
     timeout: float | None = Field(None, gt=0)
     retry: RetrySpec | None = None
 
@@ -88,10 +91,10 @@ class StageSettings(_Settings):
 
 
 class PipelineSettings(_Settings):
-    stages: list[StageSettings] = Field(min_length=1)
+    stages: list[StageSettings] = Field(min_length=1, max_length=MAX_PATTERN_ITEMS)
     items: list[Any] | None = None
     items_from: str | None = Field(None, min_length=1)
-    queue_size: int = Field(16, ge=1)
+    queue_size: int = Field(16, ge=1, le=MAX_CAPACITY)
     on_error: Literal["fail", "skip"] = "fail"
 
 
@@ -106,7 +109,7 @@ class SubtaskSettings(_Settings):
 
 
 class DelegationSettings(_Settings):
-    subtasks: list[SubtaskSettings] = Field(min_length=1)
+    subtasks: list[SubtaskSettings] = Field(min_length=1, max_length=MAX_PATTERN_ITEMS)
     aggregate: Ref | None = None
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._utils.json_values import _ATOMS, json_problem
+from .._utils.limits import excerpt
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ def parse_priority(value: object, *, task: str | None = None, file: str | None =
         if value in PRIORITIES:
             return PRIORITIES[value]
         raise ValidationError(
-            f"{_where(file, task)}priority {value!r} is not one of critical, high, medium, low "
-            "or an integer 1-10.",
+            f"{_where(file, task)}priority {excerpt(value)} is not one of critical, high, "
+            "medium, low or an integer 1-10.",
             file=file,
             task=task,
             field="priority",
@@ -38,7 +39,7 @@ def parse_priority(value: object, *, task: str | None = None, file: str | None =
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10:
         return value
     raise ValidationError(
-        f"{_where(file, task)}priority {value!r} must be critical, high, medium, low "
+        f"{_where(file, task)}priority {excerpt(value)} must be critical, high, medium, low "
         "or an integer 1-10.",
         file=file,
         task=task,

@@ -19,10 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from ..._utils.limits import (
+    MAX_BREAKER_FAILURES,
+    MAX_CAPACITY,
+    MAX_NAME_CHARS,
+    MAX_REPLICAS,
+)
 from ..._utils.models import StrictModel
 
 if TYPE_CHECKING:
@@ -32,22 +38,24 @@ __all__ = ["AgentKind", "AgentSpec", "BreakerSpec", "Origin", "ReplicasSpec"]
 
 
 class BreakerSpec(StrictModel):
-    failures: int = Field(5, ge=1)
+    failures: int = Field(5, ge=1, le=MAX_BREAKER_FAILURES)
     cooldown: float = Field(30.0, ge=0)
 
 
 class ReplicasSpec(StrictModel):
-    min: int = Field(1, ge=0)
-    max: int = Field(1, ge=1)
+    min: int = Field(1, ge=0, le=MAX_REPLICAS)
+    max: int = Field(1, ge=1, le=MAX_REPLICAS)
 
 
 class AgentSpec(StrictModel):
     """The fields every agent has, whatever its kind. A kind's model subclasses it."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     kind: str = "python"
-    capabilities: list[str] = Field(default_factory=list)
-    capacity: int = Field(10, ge=1)
+    capabilities: list[Annotated[str, Field(max_length=MAX_NAME_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_NAME_CHARS
+    )
+    capacity: int = Field(10, ge=1, le=MAX_CAPACITY)
     estimated_time: float | None = Field(None, gt=0)
     cost_estimate: float | None = Field(None, ge=0)
     circuit_breaker: BreakerSpec | None = None
