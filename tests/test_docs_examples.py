@@ -54,12 +54,16 @@ def _env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_id)
-def test_every_block_runs_as_printed(page: Path, tmp_path: Path) -> None:
+def test_every_block_runs_as_printed(
+    page: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     work = tmp_path / "work"
     if page.parent.parent == EXAMPLES:  # an example runs among its own files
         shutil.copytree(page.parent, work, ignore=shutil.ignore_patterns("__pycache__", "*.db*"))
     else:
         work.mkdir()
+    if page.name == "ray.md":  # joins the session's Ray instance: starting one takes seconds
+        request.getfixturevalue("ray_address")  # sets RAY_ADDRESS (and Ray's token) for it
     env = _env()
     p = subprocess.run(
         [sys.executable, str(RUNNER), str(page), str(work), str(_bindir(tmp_path))],

@@ -55,6 +55,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Client": "podium.remote.client",
     "HttpAgent": "podium.agents.kinds.http",
+    "RayAgent": "podium.agents.kinds.ray",
     "Worker": "podium.remote.worker",
 }
 
@@ -95,6 +96,7 @@ __all__ = [
     "Orchestrator",
     "PodiumError",
     "PodiumInternalError",
+    "RayAgent",
     "RemoteError",
     "ResultError",
     "Retry",
