@@ -55,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "--allow-host",
         "127.0.0.1",
         "--max-body",
-        "200000",
+        "2000000",  # a 10,000-task workflow fits (the dashboard's test); 413 is tested above it
     )
     yield SimpleNamespace(url=served.url, keys=keys, db=db, folder=folder, proc=served)
     served.kill(15)

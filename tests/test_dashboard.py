@@ -6,6 +6,7 @@ screenshot of each page is kept in ``test-output/dashboard/``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -392,3 +393,47 @@ def test_an_agents_page_shows_its_recent_tasks(page, server):  # type: ignore[no
     page.wait_for_function("document.querySelectorAll('#rt-h + div tbody tr').length > 0")
     assert "circuit breaker" in page.text_content("main")
     shot(page, "agent")
+
+
+def test_a_10000_task_run_page_keeps_up(page, server, capsys):  # type: ignore[no-untyped-def]
+    """Opens a 10,000-task run's page as it starts and follows it to the end; prints how long
+    the page took to load, how many transitions it received and how fast, and its frame
+    times meanwhile (printed, not asserted: they depend on the machine), and checks that it
+    ended showing every task completed."""
+    page.add_init_script(
+        "window.__frames = []; (function f(t) { window.__frames.push(t);"
+        " requestAnimationFrame(f); })(0);"
+    )
+    sign_in(page, server.keys["viewer"])
+    n = 10_000
+    tasks = [{"id": "root", "capability": "echo"}]
+    tasks += [{"id": f"t{i}", "capability": "echo", "depends_on": ["root"]} for i in range(n - 2)]
+    every = [f"t{i}" for i in range(n - 2)]
+    tasks.append({"id": "sink", "capability": "echo", "depends_on": every})
+    with client(server) as c:
+        run_id = c.post("/api/v1/runs", json={"name": "dash-10k", "tasks": tasks}).json()["run_id"]
+        open_run(page, run_id)
+        loaded_at = page.evaluate("performance.now()")
+        page.wait_for_function(
+            "document.querySelector('#run-progress')?.textContent.startsWith('10000/10000')",
+            timeout=120_000,
+            polling=50,
+        )
+        ended_at = page.evaluate("performance.now()")
+        doc = wait_run(c, run_id, timeout=120)
+    assert doc["status"] == "completed"
+    assert page.evaluate("window.podium.dag.boxes.some((b) => b.cluster)")  # clustered
+    drawn_as(page, "t5000", "completed")
+    shot(page, "run-10000")
+    loaded = page.evaluate("window.podium.loadedMs")
+    received = page.evaluate("window.podium.received()")
+    frames = page.evaluate(f"window.__frames.filter((t) => t >= {loaded_at} && t <= {ended_at})")
+    gaps = sorted(b - a for a, b in itertools.pairwise(frames)) or [0.0]
+    secs = (ended_at - loaded_at) / 1000
+    with capsys.disabled():
+        print(
+            f"\n10,000-task run page: loaded in {loaded:.0f} ms; then {received} events in "
+            f"{secs:.2f} s ({received / max(secs, 1e-9):.0f}/s); {len(gaps)} frames meanwhile: "
+            f"median {gaps[len(gaps) // 2]:.1f} ms, p95 {gaps[int(len(gaps) * 0.95)]:.1f} ms, "
+            f"longest {gaps[-1]:.1f} ms"
+        )

@@ -153,6 +153,7 @@ def serve(
         else "API keys" + (" and JWTs" if jwt_secret or jwt_public_key else "")
     )
     say(f"podium serving on http://{shown}:{bound_port} (store: {db}; auth: {auth})")
+    say(f"dashboard: http://{shown}:{bound_port}/ (sign in with an API key)")
     import sys
 
     sys.stderr.flush()

@@ -190,13 +190,14 @@ function showSignIn(message) {
   $("#key").focus();
 }
 
-async function signIn(key) {
+async function signIn(key, quiet = false) {
   session.key = key;
   try {
     session.who = await api("/api/v1/whoami");
   } catch (e) {
     session.key = null;
-    showSignIn(e.status === 401 ? "This key is not valid here." : e.message);
+    sessionStorage.removeItem(KEY);
+    showSignIn(quiet ? "" : e.status === 401 ? "This key is not valid here." : e.message);
     return;
   }
   sessionStorage.setItem(KEY, key);
@@ -204,6 +205,7 @@ async function signIn(key) {
   $("#nav").hidden = false;
   $("#signout").hidden = false;
   $("#who").textContent = `${session.who.role} · ${session.who.id}`;
+  $("#signout").hidden = !key;
   for (const a of document.querySelectorAll("[data-needs]")) a.hidden = !may(a.dataset.needs);
   route();
 }
@@ -263,6 +265,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#theme").addEventListener("click", () =>
     setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
   $("[data-close]").addEventListener("click", () => ($("#keys-help").hidden = true));
-  if (session.key) signIn(session.key);
-  else showSignIn("");
+  // no key yet: a server started with --insecure-no-auth lets everyone in, as an admin
+  signIn(session.key || "", !session.key);
 });

@@ -17,7 +17,7 @@ const FEED_KEEP = 300;
 export function runPage(el, runId) {
   const t0 = performance.now();
   const state = new Map(); // task id -> record
-  let doc = null, dag = null, timeline = null, tasks = [], early = [], stopped = false;
+  let doc = null, dag = null, timeline = null, tasks = [], early = [], stopped = false, received = 0;
   const feed = [];
   const enc = encodeURIComponent(runId);
 
@@ -101,6 +101,7 @@ export function runPage(el, runId) {
   }
 
   const stopStream = stream(`run=${enc}`, (batch) => {
+    received += batch.length;
     if (!doc) { early.push(...batch); return; }
     let ended = false;
     for (const ev of batch) {
@@ -152,7 +153,7 @@ export function runPage(el, runId) {
     });
     timeline = new Timeline(tlCanvas, state, doc, (id) => openDrawer(runId, id, { onTask: show }));
     renderSide();
-    window.podium = { runId, state, dag, timeline, loadedMs: performance.now() - t0 };
+    window.podium = { runId, state, dag, timeline, loadedMs: performance.now() - t0, received: () => received };
     performance.mark("podium-run-drawn");
     canvas.setAttribute("data-ready", "true");
   }

@@ -10,19 +10,20 @@ export class Timeline {
     this.open_ = new Map(); // task -> its open bar
     this.onOpen = onOpen;
     this.t0 = doc.started_at ? Date.parse(doc.started_at) / 1000 : Date.now() / 1000;
+    this.lanes = new Map(); // agent -> end time of each lane (Infinity while a bar is open)
+    const known = [];
     for (const [id, r] of state) {
       if (r.start === null || !r.agent) continue;
-      const bar = { task: id, agent: r.agent, start: r.start, end: r.end, status: r.status };
-      this.bars.push(bar);
-      if (r.end === null) this.open_.set(id, bar);
+      known.push({ task: id, agent: r.agent, start: r.start, end: r.end, status: r.status });
     }
+    for (const bar of known.sort((x, y) => x.start - y.start)) this.place(bar);
     this.dirty = true;
-    this.hits = [];
+    this.hit = null;
     canvas.addEventListener("click", (e) => {
       const r = canvas.getBoundingClientRect();
       const x = e.clientX - r.left, y = e.clientY - r.top;
-      const hit = this.hits.find((b) => x >= b.x && x <= b.x + b.w + 2 && y >= b.y && y <= b.y + b.h);
-      if (hit) this.onOpen(hit.task);
+      const task = this.hit ? this.hit(x, y) : null;
+      if (task) this.onOpen(task);
     });
     const loop = () => {
       if (this.stopped) return;
@@ -36,10 +37,23 @@ export class Timeline {
 
   open(task, agent, at) {
     this.close(task, "retrying", at);
-    const bar = { task, agent, start: at, end: null, status: "running" };
-    this.bars.push(bar);
-    this.open_.set(task, bar);
+    this.place({ task, agent, start: at, end: null, status: "running" });
     this.dirty = true;
+  }
+
+  /** Give `bar` the first lane of its agent free at its start (bars come in start order). */
+  place(bar) {
+    let ends = this.lanes.get(bar.agent);
+    if (!ends) this.lanes.set(bar.agent, (ends = []));
+    let k = ends.findIndex((e) => e <= bar.start);
+    if (k < 0) {
+      k = ends.length < MAX_LANES ? ends.length : ends.indexOf(Math.min(...ends));
+      if (k === ends.length) ends.push(0);
+    }
+    ends[k] = bar.end ?? Infinity;
+    bar.lane = k;
+    this.bars.push(bar);
+    if (bar.end === null) this.open_.set(bar.task, bar);
   }
 
   close(task, status, at) {
@@ -47,6 +61,8 @@ export class Timeline {
     if (!bar) return;
     bar.end = at; bar.status = status;
     this.open_.delete(task);
+    const ends = this.lanes.get(bar.agent);
+    if (ends[bar.lane] === Infinity) ends[bar.lane] = at;
     this.dirty = true;
   }
 
@@ -55,24 +71,19 @@ export class Timeline {
     const css = getComputedStyle(document.documentElement);
     const col = (n) => css.getPropertyValue(`--${n}`).trim();
     const now = Date.now() / 1000;
-    const agents = [...new Set(this.bars.map((b) => b.agent))].sort();
-    // lanes per agent: greedy, bars in start order
-    const lanes = new Map(agents.map((a) => [a, []]));
-    const placed = [];
-    for (const b of [...this.bars].sort((x, y) => x.start - y.start)) {
-      const ends = lanes.get(b.agent);
-      let k = ends.findIndex((e) => e <= b.start);
-      if (k < 0) { k = ends.length < MAX_LANES ? ends.length : ends.length - 1; if (k === ends.length) ends.push(0); }
-      ends[k] = Math.max(ends[k], b.end ?? now);
-      placed.push([b, k]);
-    }
+    const agents = [...this.lanes.keys()].sort();
+    const lanes = this.lanes;
     const rowH = new Map(agents.map((a) => [a, Math.max(ROW_MIN, lanes.get(a).length * (LANE_H + 1) + 4)]));
     const rowY = new Map();
     let y = AXIS_H;
     for (const a of agents) { rowY.set(a, y); y += rowH.get(a); }
     const w = c.clientWidth, hgt = Math.max(60, y + 4);
-    c.style.height = `${hgt}px`;
-    c.width = Math.round(w * dpr); c.height = Math.round(hgt * dpr);
+    if (c.style.height !== `${hgt}px`) c.style.height = `${hgt}px`;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(hgt * dpr)) {
+      c.width = Math.round(w * dpr); c.height = Math.round(hgt * dpr);
+    } else {
+      g0(c).clearRect(0, 0, c.width, c.height);
+    }
     const g = c.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     let last = this.t0 + 0.001;
@@ -85,21 +96,29 @@ export class Timeline {
       const t = (span * i) / 4;
       g.fillText(`${t < 10 ? t.toFixed(2) : t.toFixed(0)} s`, LABEL_W + i * ((w - LABEL_W - 40) / 4), 9);
     }
-    this.hits = [];
     for (const a of agents) {
       const y0 = rowY.get(a);
       g.fillStyle = col("text");
       g.fillText(a.length > 16 ? a.slice(0, 15) + "…" : a, 4, y0 + rowH.get(a) / 2);
       g.fillStyle = col("line"); g.fillRect(LABEL_W, y0 + rowH.get(a) - 1, w - LABEL_W, 1);
     }
-    for (const [b, k] of placed) {
-      const x = LABEL_W + (b.start - this.t0) * sx;
-      const bw = Math.max(1.5, ((b.end ?? now) - b.start) * sx);
-      const by = rowY.get(b.agent) + 2 + k * (LANE_H + 1);
-      g.fillStyle = col(b.status) || col("running");
-      g.fillRect(x, by, bw, LANE_H);
-      if (this.hits.length < 20000) this.hits.push({ x, y: by, w: bw, h: LANE_H, task: b.task });
+    const paths = {}; // one path per state: a fill per colour, not per bar
+    const geo = (b) => [LABEL_W + (b.start - this.t0) * sx, rowY.get(b.agent) + 2 + b.lane * (LANE_H + 1),
+      Math.max(1.5, ((b.end ?? now) - b.start) * sx)];
+    for (const b of this.bars) {
+      const [x, by, bw] = geo(b);
+      (paths[b.status] ||= new Path2D()).rect(x, by, bw, LANE_H);
     }
+    for (const [st, path] of Object.entries(paths)) { g.fillStyle = col(st) || col("running"); g.fill(path); }
+    this.hit = (px, py) => {
+      for (let i = this.bars.length - 1; i >= 0; i--) {
+        const [x, by, bw] = geo(this.bars[i]);
+        if (px >= x - 1 && px <= x + bw + 1 && py >= by && py <= by + LANE_H) return this.bars[i].task;
+      }
+      return null;
+    };
     if (!agents.length) { g.fillStyle = col("muted"); g.fillText("No task has started yet.", 4, AXIS_H + 10); }
   }
 }
+
+const g0 = (c) => { const g = c.getContext("2d"); g.setTransform(1, 0, 0, 1, 0, 0); return g; };

@@ -1,0 +1,145 @@
+"""What one open dashboard costs the engine: the fan-out benchmark on `podium serve`, with no
+page open and with one page open in headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright).
+
+python benchmarks/bench_dashboard.py           # 5 rounds of each
+python benchmarks/bench_dashboard.py --quick   # 2 rounds
+
+Each round submits a fan-out of 10,000 no-op tasks and times it from the POST to the run's end
+(best of the rounds), alternating: no page; the overview open (it watches every event);
+the run's own page opened as the run starts (it loads the run's 10,000 tasks and follows its
+stream). The raw-asyncio baseline (asyncio.gather of as many no-op coroutines) is measured in
+the same process. Target (issue 15): the page costs the engine less than 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _baseline import gather_per_task  # noqa: E402
+from bench_server import AGENTS, HANDLERS, Conn, env, fanout, spawn, wait_run  # noqa: E402
+
+N = 10_000
+CHROMIUM = os.environ.get("PODIUM_CHROMIUM", "/usr/bin/chromium")
+
+
+class Browser:
+    """One Chromium tab on its own thread (Playwright's sync API), signed in to the server."""
+
+    def __init__(self, url: str, key: str) -> None:
+        import queue
+
+        self.jobs: queue.Queue = queue.Queue()
+        self.ready = threading.Event()
+        self.url, self.key = url, key
+        threading.Thread(target=self._main, daemon=True).start()
+        self.ready.wait(60)
+
+    def _main(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(self.url + "/")
+            page.fill("#key", self.key)
+            page.click("#signin-form button[type=submit]")
+            page.wait_for_selector("#nav:not([hidden])")
+            self.ready.set()
+            while (job := self.jobs.get()) is not None:
+                fn, done = job
+                fn(page)
+                done.set()
+            browser.close()
+
+    def do(self, fn) -> None:  # type: ignore[no-untyped-def]
+        done = threading.Event()
+        self.jobs.put((fn, done))
+        done.wait(120)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+
+
+async def timed(url: str, key: str, browser: Browser | None, mode: str) -> float:
+    c = Conn(url, key)
+    t = time.perf_counter()
+    status, data = await c.request("POST", "/api/v1/runs", json.dumps(fanout(N)).encode())
+    assert status == 201, data
+    run_id = json.loads(data)["run_id"]
+    if mode == "run page":
+        assert browser is not None
+        # opened from another thread as the run starts, as a user following it would
+        threading.Thread(
+            target=browser.do, args=(lambda p: p.goto(f"{url}/#/runs/{run_id}"),), daemon=True
+        ).start()
+    doc = await wait_run(c, run_id)
+    took = time.perf_counter() - t
+    c.close()
+    assert doc["status"] == "completed", doc
+    return took
+
+
+async def main(rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="podium-bench-dashboard-"))
+    (work / "agents.yaml").write_text(AGENTS)
+    (work / "bench_agents.py").write_text(HANDLERS)
+    py = sys.executable
+    print(f"bench_dashboard: 2 cores shared, load average {os.getloadavg()[0]:.2f} at start")
+    raw = await gather_per_task(N)
+    db = work / "bench.db"
+    key = subprocess.run(
+        [py, "-m", "podium", "keys", "create", "--db", str(db), "--role", "admin"],
+        cwd=work, env=env(), capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    proc, url = spawn(
+        [py, "-m", "podium", "serve", "--db", str(db), "--port", "0", "--agents", "agents.yaml"],
+        work, work / "serve.log",
+    )  # fmt: skip
+    browser = None
+    try:
+        await timed(url, key, None, "none")  # warm-up
+        browser = Browser(url, key)
+        times: dict[str, list[float]] = {"no page": [], "overview open": [], "run page": []}
+        for _ in range(rounds):
+            browser.do(lambda p: p.goto(url + "/#/agents"))  # a page with no event stream
+            times["no page"].append(await timed(url, key, browser, "none"))
+            browser.do(lambda p: p.goto(url + "/#/"))
+            browser.do(lambda p: p.wait_for_selector("#live.on"))
+            times["overview open"].append(await timed(url, key, browser, "overview"))
+            browser.do(lambda p: p.goto(url + "/#/agents"))
+            times["run page"].append(await timed(url, key, browser, "run page"))
+        quiet = min(times["no page"])
+        for name, ts in times.items():
+            best = min(ts)
+            print(
+                f"fan-out of {N:,} no-op tasks on podium serve, {name:<14} {best:.3f} s "
+                f"({N / best:,.0f} tasks/s; {(best / quiet - 1) * 100:+.1f}% vs no page; "
+                f"ratio to raw asyncio gather {best / N / raw:.1f}x)"
+            )
+        print(f"raw asyncio gather of {N:,} no-op coroutines: {raw * N * 1000:.2f} ms")
+    finally:
+        if browser is not None:
+            browser.close()
+        proc.terminate()
+        proc.wait()
+    print(f"load average at the end {os.getloadavg()[0]:.2f} (target: a page costs < 10%)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main(2 if args.quick else 5))
