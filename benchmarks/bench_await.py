@@ -6,6 +6,14 @@ python benchmarks/bench_await.py one ten     # one of: one (1 await x 100,000), 
 The baseline is the fastest plain-asyncio shape for this work, measured in the same process:
 ``capacity`` worker Tasks pulling the same coroutines from one shared iterator. Each handler
 awaits ``asyncio.sleep(0)`` (a real suspension: a loop round trip) once or ten times.
+
+Figures are CPU time of this process (``time.process_time``), best of 5, which other load on
+a shared machine barely moves; wall-clock figures follow in brackets. podium's figure is the
+whole ``orch.run`` (building the run's records included); the part after ``run`` excludes
+``orch.prepare``.
+
+``python benchmarks/bench_await.py mechanisms`` measures the candidate ways to run such
+handlers on their own, without the engine's bookkeeping (see `_mechanisms.py`).
 """
 
 from __future__ import annotations
@@ -43,50 +51,67 @@ def handler(awaits: int) -> Callable[[Any], Coroutine[Any, Any, None]]:
     return many
 
 
-async def worker_pool(n: int, awaits: int, capacity: int = CAPACITY) -> float:
-    """Seconds per task: ``capacity`` worker Tasks draining one iterator of coroutines."""
+class Best:
+    """Best CPU and wall-clock seconds over several timed rounds."""
+
+    def __init__(self) -> None:
+        self.cpu = self.wall = float("inf")
+
+    def __enter__(self) -> Best:
+        gc.collect()
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu = min(self.cpu, time.process_time() - self._cpu)
+        self.wall = min(self.wall, time.perf_counter() - self._wall)
+
+
+async def worker_pool(n: int, awaits: int, capacity: int = CAPACITY) -> Best:
+    """``capacity`` worker Tasks draining one iterator of coroutines."""
     fn = handler(awaits)
 
     async def worker(coros: Iterator[Coroutine[Any, Any, None]]) -> None:
         for coro in coros:
             await coro
 
-    best = float("inf")
+    best = Best()
     for _ in range(ROUNDS):
-        gc.collect()
-        t = time.perf_counter()
-        coros = (fn(None) for _ in range(n))
-        await asyncio.gather(*[worker(coros) for _ in range(capacity)])
-        best = min(best, time.perf_counter() - t)
-    return best / n
+        with best:
+            coros = (fn(None) for _ in range(n))
+            await asyncio.gather(*[worker(coros) for _ in range(capacity)])
+    return best
 
 
-async def engine(n: int, awaits: int, capacity: int = CAPACITY) -> float:
-    """Seconds per task for a podium run of ``n`` such tasks on one agent of ``capacity``."""
+async def engine(n: int, awaits: int, capacity: int = CAPACITY) -> tuple[Best, Best]:
+    """A podium run of ``n`` such tasks on one agent of ``capacity``: (whole, after prepare)."""
     orch = podium.Orchestrator()
     orch.register(handler(awaits), name="io", capabilities=["io"], capacity=capacity)
-    best = float("inf")
+    whole, run_only = Best(), Best()
     for _ in range(ROUNDS):
         wf = podium.Workflow("await")
         for i in range(n):
             wf.task(f"t{i}", capability="io")
-        gc.collect()
-        t = time.perf_counter()
-        result = await orch.run(wf)
-        best = min(best, time.perf_counter() - t)
+        with whole:
+            run = orch.prepare(wf)
+            with run_only:
+                result = await orch.execute(run)
         assert result.status == "completed", result.status
-    return best / n
+    return whole, run_only
 
 
 async def bench(n: int, awaits: int, target: str) -> None:
     raw = await worker_pool(n, awaits)
-    per = await engine(n, awaits)
+    whole, run_only = await engine(n, awaits)
+    us = 1e6 / n
     report(
         f"{awaits} await{'s' if awaits > 1 else ''} x {n:,} tasks, {CAPACITY:,} at once",
-        f"{per * 1e6:6.2f} us/task (worker pool {raw * 1e6:.2f})",
-        per / raw,
+        f"{whole.cpu * us:6.2f} us/task, run {run_only.cpu * us:.2f} (worker pool "
+        f"{raw.cpu * us:.2f}) [wall {whole.wall * us:.2f}, pool {raw.wall * us:.2f}]",
+        whole.cpu / raw.cpu,
         target,
     )
+    report("  the run alone (without orch.prepare)", "", run_only.cpu / raw.cpu)
 
 
 async def one() -> None:
@@ -97,11 +122,17 @@ async def ten() -> None:
     await bench(20_000, 10, "<= 1.3x")
 
 
-BENCHES = {"one": one, "ten": ten}
+async def mechanisms() -> None:
+    from _mechanisms import compare
+
+    await compare()
+
+
+BENCHES = {"one": one, "ten": ten, "mechanisms": mechanisms}
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(BENCHES)
+    names = sys.argv[1:] or ["one", "ten"]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"python {sys.version.split()[0]}, podium {podium.__version__}, load {load:.2f}")
     print("(ratios are to the hand-written worker pool, not asyncio.gather)")

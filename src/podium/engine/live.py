@@ -66,6 +66,7 @@ class LiveRun:
         def _finish(self) -> None: ...
         def _skip(self, rec: TaskResult, why: str) -> None: ...
         def _settled(self) -> None: ...
+        def _cancel_running(self, rec: TaskResult, reason: str) -> None: ...
 
     def add_task(self, task: Task, *, parent: TaskResult | None = None) -> asyncio.Future[Any]:
         """Add a task to the live run (delegation); the future resolves to its `TaskResult`
@@ -194,8 +195,7 @@ class LiveRun:
             if not self._remaining:
                 self._finish()
         elif rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
-            rec.cancel_reason = why
-            rec.worker.cancel()
+            self._cancel_running(rec, why)
 
     def _refuse(self, rec: TaskResult, why: str) -> None:
         """The budget refused a ready task: skip it and what depends on it, with the reason.
@@ -239,8 +239,7 @@ class LiveRun:
                     self.abandon(rec, why)
         for rec in list(self._inflight):
             if rec.agent == agent.name and rec.cancel_reason is None and rec.worker is not None:
-                rec.cancel_reason = f"reassigned: {why}"
-                rec.worker.cancel()
+                self._cancel_running(rec, f"reassigned: {why}")
                 n += 1
         return n
 

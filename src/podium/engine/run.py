@@ -63,6 +63,7 @@ from .usage import usage_stats
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
 _FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
+_GRACE = 1.0  # seconds a cancelled handler may take to stop before its task ends without it
 
 
 TERMINATED = AgentState.TERMINATED
@@ -167,6 +168,9 @@ class Run(LiveRun):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[None] | None = None
         self._ctx = copy_context()  # the context workers start from (set again by execute)
+        self._main: asyncio.Task[Any] | None = None  # the task awaiting execute()
+        self._abandoned: set[asyncio.Task[None]] = set()  # workers left to stuck handlers
+        self._free: dict[TaskResult, int] = {}  # attempts cut by reassignment, not retries
 
     def _apply_preset(self, preset: dict[str, dict[str, Any]]) -> None:
         """Restore tasks from an earlier run (resume) or the result cache.
@@ -252,6 +256,7 @@ class Run(LiveRun):
         loop = self._loop = asyncio.get_running_loop()
         self._done = loop.create_future()
         self._ctx = copy_context()
+        self._main = asyncio.current_task()
         self.started_at = time.time()
         push = self._sched.push
         for rec in self._roots:
@@ -273,8 +278,10 @@ class Run(LiveRun):
         return self.result()
 
     async def _join_workers(self) -> None:
-        if self._workers:
-            await asyncio.wait(list(self._workers))
+        """Wait for every worker, except those left to handlers that ignored cancellation."""
+        live = [w for w in self._workers if w not in self._abandoned]
+        if live:
+            await asyncio.wait(live)
 
     def _close(self) -> None:
         self.finished_at = time.time()
@@ -321,11 +328,14 @@ class Run(LiveRun):
         show it to the next handler, so the worker then stops and a fresh one (a new copy of
         the run's context) takes the queue over: each handler sees the context as the run
         started with, like a Task of its own would.
+
+        Whatever a handler raises (``KeyboardInterrupt`` and ``SystemExit`` included: a real
+        Ctrl-C reaches the run as a cancellation of its main task) fails only its task.
         """
         queue = self._queue
         sink = self._sink
         now = time.time
-        me = asyncio.current_task()
+        me: Any = asyncio.current_task()
         clean = copy_context()
         streak = 0
         retire = False
@@ -351,40 +361,84 @@ class Run(LiveRun):
                     sink("start", rec)
                 ctx = Context(self, rec, agent.name, attempt)
                 executor = agent.executor
+                aw: Any = None
                 if executor == "thread":
                     aw = self._loop.run_in_executor(  # type: ignore[union-attr]
-                        self.pool, copy_context().run, agent._fn, ctx
+                        self.pool, copy_context().run, _in_thread, agent._fn, ctx
                     )
-                    await self._await_rest(rec, agent, aw, me)
-                    continue
-                try:
-                    if executor == "inline":
-                        res = copy_context().run(agent._fn, ctx)
-                    else:
-                        res = agent._fn(ctx)
-                except KeyboardInterrupt:
-                    raise
-                except BaseException as exc:
-                    self._fail(rec, agent, exc)
-                    res = None
                 else:
-                    if type(res) is CoroutineType:
-                        try:
-                            first = res.send(None)
-                        except StopIteration as stop:
-                            self._succeed(rec, agent, stop.value)
-                        except KeyboardInterrupt:
-                            raise
-                        except BaseException as exc:
-                            self._fail(rec, agent, exc)
+                    try:
+                        if executor == "inline":
+                            res = copy_context().run(agent._fn, ctx)
                         else:
-                            await self._await_rest(rec, agent, _rest(res, first), me)
-                            streak = 0
-                    elif hasattr(res, "__await__"):
-                        await self._await_rest(rec, agent, res, me)
-                        streak = 0
+                            res = agent._fn(ctx)
+                        if type(res) is CoroutineType:
+                            try:
+                                aw = _rest(res, res.send(None))
+                            except StopIteration as stop:
+                                res = stop.value
+                        elif hasattr(res, "__await__"):
+                            aw = res
+                    except GeneratorExit:
+                        raise
+                    except BaseException as exc:
+                        if me.cancelling():
+                            await self._own_cancel(me)
+                        self._fail(rec, agent, exc)
                     else:
-                        self._succeed(rec, agent, res)
+                        if aw is None:
+                            if me.cancelling():  # it cancelled its own task and returned
+                                await self._own_cancel(me)
+                                self._fail(rec, agent, _cancelled_itself())
+                            else:
+                                self._succeed(rec, agent, res)
+                if aw is not None:  # it suspended: this worker is its Task until it ends
+                    self._active -= 1
+                    if queue and not self._active:
+                        self._spawn()
+                    rec.worker = me
+                    self._inflight[rec] = None
+                    timer = None
+                    if rec.task.timeout is not None:
+                        left = rec.task.timeout - (now() - rec.started_at)
+                        timer = self._loop.call_later(  # type: ignore[union-attr]
+                            max(0.0, left), self._expire, rec, agent
+                        )
+                    error: BaseException | None = None
+                    value: Any = None
+                    try:
+                        value = await aw
+                        if type(value) is CoroutineType:  # a sync callable returned one
+                            value = await value
+                    except GeneratorExit:
+                        raise
+                    except asyncio.CancelledError as exc:
+                        if rec.cancel_reason is None and self._going_away():
+                            raise  # not the handler's doing: the loop is going away
+                        error = exc  # ours, or the handler's own
+                    except BaseException as exc:
+                        error = exc
+                    finally:
+                        if timer is not None:
+                            timer.cancel()
+                        self._active += 1
+                    if rec.worker is not me:  # given up on after its timeout (_give_up)
+                        break
+                    rec.worker = None
+                    del self._inflight[rec]
+                    reason = rec.cancel_reason
+                    if me.cancelling():
+                        undelivered = await self._own_cancel(me)
+                        if reason is None and error is None and undelivered:
+                            error = _cancelled_itself()  # a handler that caught it decided
+                    if reason is not None:
+                        # ours, whether it surfaced as CancelledError or the handler swallowed it
+                        self._interrupted(rec, agent, reason)
+                    elif error is not None:
+                        self._fail(rec, agent, error)
+                    else:
+                        self._succeed(rec, agent, value)
+                    streak = 0
                 if copy_context() != clean:  # the handler left a context variable set
                     retire = True
                     break
@@ -397,51 +451,62 @@ class Run(LiveRun):
         if retire and queue and not self._active and not self._stopping:
             self._spawn()
 
-    async def _await_rest(self, rec: TaskResult, agent: Agent, aw: Any, worker: Any) -> None:
-        """Await a handler that suspended; this worker is its task until it ends."""
-        self._active -= 1
+    async def _own_cancel(self, worker: Any) -> bool:
+        """A handler cancelled its worker (its own task) or the engine did: take the request
+        back so that the next handler of this worker does not receive it. True when it was
+        never delivered to the handler."""
+        pending = getattr(worker, "_must_cancel", True)  # requested and not yet delivered
+        while worker.cancelling():
+            worker.uncancel()
+        if pending:
+            try:  # deliver it here, to nobody
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                pass
+        return pending
+
+    def _going_away(self) -> bool:
+        """A cancellation with no reason of ours: the loop is shutting down (the run's own
+        task is over) rather than a handler cancelling itself."""
+        main = self._main
+        return main is None or main.done()
+
+    def _expire(self, rec: TaskResult, agent: Agent) -> None:
+        if rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
+            self._cancel_running(rec, "timeout", agent)
+
+    def _cancel_running(self, rec: TaskResult, reason: str, agent: Agent | None = None) -> None:
+        """Cancel a suspended handler with ``reason``. One that ignores its cancellation gets
+        ``_GRACE`` seconds, then its task ends anyway and its worker is left to it."""
+        worker = rec.worker
+        rec.cancel_reason = reason
+        worker.cancel()
+        if agent is None:
+            agent = self._sched.agents.get(rec.agent)  # type: ignore[arg-type]
+            if agent is None:  # a pattern's coordinator
+                agent = next((a for a in rec.route.agents if a.name == rec.agent), None)
+        if agent is not None:
+            self._loop.call_later(  # type: ignore[union-attr]
+                _GRACE, self._give_up, rec, agent, worker, rec.attempts
+            )
+
+    def _give_up(self, rec: TaskResult, agent: Agent, worker: Any, attempt: int) -> None:
+        if rec.worker is not worker or rec.attempts != attempt or rec.status is not RUNNING:
+            return  # it stopped in time
+        reason = rec.cancel_reason or "cancelled"
+        rec.worker = None
+        del self._inflight[rec]
+        self._abandoned.add(worker)  # not awaited at the end: it may never finish
+        worker.cancel()  # once more, in case it only swallowed the first one
+        self.event(
+            "handler_abandoned",
+            task=rec.id,
+            agent=agent.name,
+            reason=f"{reason}: it ignored its cancellation for {_GRACE:g}s",
+        )
+        self._interrupted(rec, agent, reason)
         if self._queue and not self._active:
             self._spawn()
-        rec.worker = worker
-        self._inflight[rec] = None
-        timer = None
-        if rec.task.timeout is not None:
-            left = rec.task.timeout - (time.time() - rec.started_at)  # type: ignore[operator]
-            timer = self._loop.call_later(max(0.0, left), self._expire, rec)  # type: ignore[union-attr]
-        error: BaseException | None = None
-        value: Any = None
-        try:
-            value = await aw
-            if type(value) is CoroutineType:  # a sync callable in a thread returned one
-                value = await value
-        except asyncio.CancelledError as exc:
-            if rec.cancel_reason is None and worker.cancelling():
-                raise  # not ours: the loop is going away
-            error = exc  # ours, or the handler raised it itself
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:
-            error = exc
-        finally:
-            if timer is not None:
-                timer.cancel()
-            rec.worker = None
-            del self._inflight[rec]
-            self._active += 1
-        reason = rec.cancel_reason
-        if reason is not None:
-            # ours, whether it surfaced as CancelledError or the handler swallowed it
-            worker.uncancel()
-            self._interrupted(rec, agent, reason)
-        elif error is not None:
-            self._fail(rec, agent, error)
-        else:
-            self._succeed(rec, agent, value)
-
-    def _expire(self, rec: TaskResult) -> None:
-        if rec.status is RUNNING and rec.worker is not None and rec.cancel_reason is None:
-            rec.cancel_reason = "timeout"
-            rec.worker.cancel()
 
     def _interrupted(self, rec: TaskResult, agent: Agent, reason: str) -> None:
         rec.cancel_reason = None
@@ -453,7 +518,9 @@ class Run(LiveRun):
         self._sched.release(agent, None)  # stopped, not failed: nothing for the breaker
         self.n_running -= 1
         if reason.startswith("reassigned"):
-            # the agent went away (terminated, missed heartbeats): not the task's fault
+            # the agent went away (terminated, missed heartbeats): not the task's fault, so
+            # the attempt counts in `attempts` but not against the retry policy
+            self._free[rec] = self._free.get(rec, 0) + 1
             rec.error = reason
             if rec.tried is None:
                 rec.tried = {agent.name}
@@ -478,8 +545,17 @@ class Run(LiveRun):
     # -- outcomes ------------------------------------------------------------------------
 
     def _succeed(self, rec: TaskResult, agent: Agent, value: Any) -> None:
+        finished = time.time()
+        limit = rec.task.timeout
+        if limit is not None and finished - rec.started_at > limit:  # type: ignore[operator]
+            # it blocked the loop past its timeout, so the timer could not fire in time
+            self._fail(rec, agent, TimeoutError(f"timed out after {limit:g}s"), error="timeout")
+            return
         if type(value) not in _ATOMS:
-            problem = json_problem(value)
+            try:
+                problem = json_problem(value)
+            except Exception as exc:  # e.g. a mapping whose items() raises
+                problem = f"a {_type_name(value)} that could not be read ({_describe(exc)})"
             if problem is not None:
                 exc = ResultError(
                     f"task {rec.id!r}: agent {agent.name!r} returned {problem}, which is not "
@@ -490,7 +566,7 @@ class Run(LiveRun):
                 )
                 self._fail(rec, agent, exc, retry=False)
                 return
-        finished = rec.finished_at = time.time()
+        rec.finished_at = finished
         agent.completed += 1
         agent.total_latency += finished - rec.started_at  # type: ignore[operator]
         rec.status = COMPLETED
@@ -522,9 +598,9 @@ class Run(LiveRun):
                 self._queue.append((nxt, agent))
                 if not self._active:
                     self._spawn()
-                if sched._ready:
-                    self._dispatch()
-                return  # the agent is as busy as before: nothing for other runs
+                # nothing else can start: the only waiting route is this agent's, as full as
+                # before, and the agent is as busy as before for other runs too
+                return
         else:
             sched.release(agent, True)
         if self._on_release is not None:  # other runs may wait for this agent, even at the end
@@ -544,6 +620,8 @@ class Run(LiveRun):
         agent.total_latency += finished - rec.started_at  # type: ignore[operator]
         cooldown = self._sched.release(agent, False)
         self.n_running -= 1
+        if type(exc) is _Raised:
+            exc = exc.exc
         rec.error = error or _describe(exc)
         if _DEBUG:
             import logging
@@ -552,7 +630,8 @@ class Run(LiveRun):
         if cooldown is not None and not self._stopping:
             self._loop.call_later(cooldown, self._dispatch)  # type: ignore[union-attr]
         policy = rec.task.retry
-        if retry and not self._stopping and rec.attempts < policy.max_attempts:
+        used = rec.attempts - self._free.get(rec, 0) if self._free else rec.attempts
+        if retry and not self._stopping and used < policy.max_attempts:
             rec.status = RETRYING
             self.n_retrying += 1
             if rec.tried is None:
@@ -561,7 +640,7 @@ class Run(LiveRun):
                 rec.tried.add(agent.name)
             if self._sink is not None:
                 self._sink("retry", rec)
-            delay = policy.delay(rec.attempts, random.random())
+            delay = policy.delay(used, random.random())
             rec.timer = self._loop.call_later(delay, self._retry, rec)  # type: ignore[union-attr]
             self._dispatch()
             return
@@ -639,8 +718,7 @@ class Run(LiveRun):
                 self._skip(rec, f"skipped: {why}")
         for rec in list(self._inflight):
             if rec.cancel_reason is None:
-                rec.cancel_reason = why
-                rec.worker.cancel()
+                self._cancel_running(rec, why)
         if not self._remaining:
             self._finish()
 
@@ -711,6 +789,40 @@ class Run(LiveRun):
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    name = type(exc).__name__
+    """``Name: message`` for a task's error; never raises, whatever the exception does."""
+    try:
+        name = type(exc).__name__
+    except Exception:  # pragma: no cover - a metaclass that breaks __name__
+        name = "an exception"
+    try:
+        text = str(exc)
+    except Exception as problem:
+        text = f"<its message could not be read: str() raised {type(problem).__name__}>"
     return f"{name}: {text}" if text else name
+
+
+class _Raised(Exception):
+    """What a sync handler raised that a Future cannot carry (StopIteration)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(exc)
+        self.exc = exc
+
+
+def _in_thread(fn: Callable[[Any], Any], ctx: Any) -> Any:
+    """Call a sync handler in a worker thread."""
+    try:
+        return fn(ctx)
+    except StopIteration as exc:  # a Future refuses it ("interacts badly with generators")
+        raise _Raised(exc) from None
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return type(value).__name__
+    except Exception:  # pragma: no cover
+        return "value"
+
+
+def _cancelled_itself() -> asyncio.CancelledError:
+    return asyncio.CancelledError("the handler cancelled its own task")
