@@ -15,11 +15,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from _docs import blocks, commands
+from llm_fixture import ChatServer, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).with_name("_docs.py")
@@ -53,6 +55,30 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src") + (os.pathsep + path if path else "")}
 
 
+# A page that holds this comment runs with OPENAI_BASE_URL pointing at a scripted
+# chat-completions server (tests/llm_fixture.py), so its examples call "a model" as printed.
+SCRIPTED_MODEL = re.compile(r"<!--\s*model:\s*scripted\s*-->")
+
+
+def scripted_answer(body: dict) -> Reply:
+    """What the docs' model says: a line about the last message, in the format the asking
+    framework wants (CrewAI's agents end with "Final Answer:")."""
+    messages = body.get("messages") or [{}]
+    system = " ".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    asked = next((ln for ln in str(messages[-1].get("content") or "").splitlines() if ln), "")
+    asked = asked.removeprefix("Current Task:").strip()
+    text = f"Here is my answer to: {asked[:80]}"
+    if "Final Answer:" in system:
+        text = f"Thought: I now can give a great answer\nFinal Answer: {text}"
+    return Reply(text=text)
+
+
+@pytest.fixture(scope="session")
+def scripted_model() -> Iterator[ChatServer]:
+    with ChatServer(scripted_answer) as srv:
+        yield srv
+
+
 @pytest.mark.parametrize("page", PAGES, ids=_id)
 def test_every_block_runs_as_printed(
     page: Path, tmp_path: Path, request: pytest.FixtureRequest
@@ -65,6 +91,14 @@ def test_every_block_runs_as_printed(
     if page.name == "ray.md":  # joins the session's Ray instance: starting one takes seconds
         request.getfixturevalue("ray_address")  # sets RAY_ADDRESS (and Ray's token) for it
     env = _env()
+    if SCRIPTED_MODEL.search(page.read_text(encoding="utf-8")):
+        srv = request.getfixturevalue("scripted_model")
+        env.update(
+            OPENAI_BASE_URL=srv.url,
+            OPENAI_API_KEY="test",
+            CREWAI_DISABLE_TELEMETRY="true",  # no calls home from the test
+            CREWAI_STORAGE_DIR="podium-docs",
+        )
     p = subprocess.run(
         [sys.executable, str(RUNNER), str(page), str(work), str(_bindir(tmp_path))],
         capture_output=True,

@@ -241,6 +241,10 @@ def test_what_is_not_an_autogen_agent_is_refused_with_the_file_and_agent(
     )
     assert e.value.field == "agent"
 
+    bad.write_text(FLOW.replace("ag_agents:writer", "ag_agents:AssistantAgent"))
+    with pytest.raises(podium.HandlerError, match="'ag_agents:AssistantAgent' is the class Ass"):
+        podium.load_workflow(bad)
+
     bad.write_text(FLOW.replace("ag_agents:writer", "ag_agents:missing"))
     with pytest.raises(podium.HandlerError, match="module 'ag_agents' has no 'missing'"):
         podium.load_workflow(bad)

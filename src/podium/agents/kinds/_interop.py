@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["TokenUsage", "task_input", "task_text", "to_json"]
+__all__ = ["TokenUsage", "describe", "task_input", "task_text", "to_json"]
+
+
+def describe(obj: Any) -> str:
+    """What ``obj`` is, for a message: ``"a int"``, ``"the class AssistantAgent"``."""
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    return f"a {type(obj).__name__}"
 
 
 def task_input(ctx: Any, deps_key: str | None = "deps") -> Any:

@@ -31,7 +31,7 @@ from pydantic import Field
 from ..._utils.code import import_ref, where
 from ...errors import HandlerError, ValidationError
 from ..agent import Agent
-from ._interop import TokenUsage, task_text, to_json
+from ._interop import TokenUsage, describe, task_text, to_json
 from .base import AgentKind, AgentSpec, Origin
 
 __all__ = ["AutoGenAgent", "AutoGenKind", "AutoGenSpec"]
@@ -117,8 +117,8 @@ class AutoGenAgent(Agent):
             self.factory = agent
         else:
             raise HandlerError(
-                f"{where(_source, agent=name)}agent {shown} is a {type(agent).__name__}, not "
-                "an AutoGen agent or team (autogen-agentchat), or a function that returns one.",
+                f"{where(_source, agent=name)}agent {shown} is {describe(agent)}, not an "
+                "AutoGen agent or team (autogen-agentchat), or a function that returns one.",
                 file=_source,
                 field="agent",
             )

@@ -29,7 +29,7 @@ from pydantic import Field
 from ..._utils.code import import_ref, where
 from ...errors import HandlerError
 from ..agent import Agent
-from ._interop import TokenUsage, task_text, to_json
+from ._interop import TokenUsage, describe, task_text, to_json
 from .base import AgentKind, AgentSpec, Origin
 
 __all__ = ["CrewAIAgent", "CrewAIKind", "CrewAISpec"]
@@ -98,8 +98,8 @@ class CrewAIAgent(Agent):
             self.factory = crew
         else:
             raise HandlerError(
-                f"{where(_source, agent=name)}crew {shown} is a {type(crew).__name__}, not a "
-                "CrewAI Crew or Agent, or a function that returns one.",
+                f"{where(_source, agent=name)}crew {shown} is {describe(crew)}, not a CrewAI "
+                "Crew or Agent, or a function that returns one.",
                 file=_source,
                 field="crew",
             )
