@@ -50,6 +50,8 @@ class Remote:
         object.__setattr__(self, "_obj", obj)
 
     def _wrap(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
         if type(value).__module__.startswith("playwright."):
             return Remote(self._driver, value)
         return value

@@ -156,8 +156,8 @@ def test_themes_and_keyboard(page, server):  # type: ignore[no-untyped-def]
     shot(page, f"overview-{after}")
     page.keyboard.press("g")
     page.keyboard.press("a")
-    page.wait_for_function("location.hash === '#/agents'")
-    assert page.get_attribute("a[data-page='agents']", "aria-current") == "page"
+    page.wait_for_selector("a[data-page='agents'][aria-current='page']")
+    assert page.evaluate("location.hash") == "#/agents"
     page.keyboard.press("?")
     assert page.is_visible("#keys-help")
     page.keyboard.press("Escape")
@@ -286,8 +286,10 @@ def test_run_page_shows_tasks_change_state_and_a_failure_with_its_traceback(page
     error = page.text_content("#task-error")
     assert "RuntimeError: flaky the first time" in error
     shot(page, "task-drawer")
+    assert axe_serious(page) == []
     page.keyboard.press("Escape")
     assert page.query_selector(".drawer") is None
+    assert axe_serious(page) == []
 
 
 def test_cancel_and_resume_a_run_from_its_page(page, server):  # type: ignore[no-untyped-def]
@@ -341,6 +343,7 @@ def test_start_a_workflow_with_errors_shown_beside_their_line(page, server):  # 
     assert page.text_content(".gutter .bad") == "6"
     assert page.is_disabled("#wf-start")
     shot(page, "start-invalid")
+    assert axe_serious(page) == []
     page.fill("#wf-text", bad.replace("capabilty", "capability"))
     page.wait_for_selector("#wf-verdict.ok")
     assert page.is_hidden("#wf-error")
@@ -377,6 +380,7 @@ def test_agent_controls(page, server):  # type: ignore[no-untyped-def]
         page.wait_for_function("document.querySelector('#toast').textContent.includes('replicas')")
         assert c.get("/api/v1/agents/pool-1").json()["replicas"]["max"] == 2
         shot(page, "agents")
+        assert axe_serious(page) == []
         page.click("tr[data-agent='dash-push'] [data-action=terminate]")
         page.wait_for_function("!document.querySelector(\"tr[data-agent='dash-push']\")")
         assert c.get("/api/v1/agents/dash-push").status_code == 404
@@ -393,6 +397,29 @@ def test_an_agents_page_shows_its_recent_tasks(page, server):  # type: ignore[no
     page.wait_for_function("document.querySelectorAll('#rt-h + div tbody tr').length > 0")
     assert "circuit breaker" in page.text_content("main")
     shot(page, "agent")
+    assert axe_serious(page) == []
+
+
+def test_a_pattern_task_shows_its_participants(page, server):  # type: ignore[no-untyped-def]
+    wf = {
+        "name": "dash-vote",
+        "tasks": [
+            {"id": "vote", "capability": "echo", "input": "yes", "pattern": "consensus",
+             "consensus": {"agents": 3, "key": "echo"}},
+        ],
+    }  # fmt: skip
+    with client(server) as c:
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        assert wait_run(c, run_id)["status"] == "completed"
+    sign_in(page, server.keys["viewer"])
+    open_run(page, run_id)
+    page.fill("#find", "vote")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".drawer[data-task='vote'] #participants tbody tr")
+    rows = page.query_selector_all("#participants tbody tr")
+    assert len(rows) == 3
+    assert all("completed" in r.text_content() for r in rows)
+    assert page.text_content(".drawer").count("vote/") >= 3
 
 
 def test_a_10000_task_run_page_keeps_up(page, server, capsys):  # type: ignore[no-untyped-def]

@@ -51,7 +51,7 @@ export async function openDrawer(runId, taskId, { onTask } = {}) {
   parts.push(h("h3", {}, "Input"), json(t.input));
   if (t.status === "completed" || t.result !== null) parts.push(h("h3", {}, "Result"), json(t.result));
   if (t.participants && t.participants.length) {
-    parts.push(h("h3", {}, "Participants"), h("table", {},
+    parts.push(h("h3", {}, "Participants"), h("table", { id: "participants" },
       h("thead", {}, h("tr", {}, ["subtask", "agent", "status", "result or error"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, t.participants.map((p) => h("tr", {},
         h("td", {}, link(p.id)), h("td", {}, p.agent || "–"), h("td", {}, badge(p.status)),
