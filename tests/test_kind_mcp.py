@@ -197,10 +197,12 @@ def test_a_server_that_cannot_start_says_so_when_its_tools_are_asked(tmp_path: P
 
 
 def test_the_adapter_libraries_load_only_when_used() -> None:
+    libraries = ("mcp", "langchain_core", "langgraph", "crewai", "autogen_agentchat", "openai")
     code = (
         "import sys, podium, podium.cli, podium.agents.kinds.mcp, "
-        "podium.agents.kinds.langchain\n"
-        "print(sorted(m for m in ('mcp', 'langchain_core', 'langgraph') if m in sys.modules))"
+        "podium.agents.kinds.langchain, podium.agents.kinds.crewai, "
+        "podium.agents.kinds.autogen\n"
+        f"print(sorted(m for m in {libraries!r} if m in sys.modules))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr

@@ -75,7 +75,7 @@ async def drive(client: Client, tmp_path: Path) -> str:
 
     agents = data(await client.call_tool("list_agents", {"path": "flow.yaml"}))
     assert {a["name"] for a in agents["agents"]} == {"fetcher", "counter"}
-    assert {"python", "langchain", "mcp"} <= set(agents["kinds"])
+    assert {"python", "langchain", "mcp", "crewai", "autogen"} <= set(agents["kinds"])
 
     started = data(await client.call_tool("run_workflow", {"path": "flow.yaml"}))
     run_id = started["run_id"]
@@ -162,6 +162,49 @@ async def test_an_assistant_drives_a_run_over_http(tmp_path: Path) -> None:
         code = await asyncio.to_thread(proc.wait, 60)
     assert code == 143  # stopped by SIGTERM, after closing the store
     assert _status(folder, run_id)["status"] == "completed"
+
+
+SLOW = """
+name: slow
+agents:
+  - {name: sleeper, capabilities: [sleep], handler: "reading_agents:sleep"}
+tasks:
+  - {id: nap, capability: sleep}
+  - {id: after, capability: sleep, depends_on: [nap]}
+"""
+
+
+async def test_an_assistant_cancels_a_run_it_started(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    with (folder / "reading_agents.py").open("a") as f:
+        f.write("\n\nasync def sleep(ctx):\n    await asyncio.sleep(600)\n")
+    (folder / "slow.yaml").write_text(SLOW)
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "podium", "mcp", "--db", "runs.db"],
+        cwd=folder,
+        env=dict(os.environ),
+    )
+
+    async def go(client: Client) -> str:
+        run_id = data(await client.call_tool("run_workflow", {"path": "slow.yaml"}))["run_id"]
+        while (
+            data(await client.call_tool("run_status", {"run_id": run_id}))["tasks"]["nap"]["status"]
+            != "running"
+        ):
+            await asyncio.sleep(0.05)
+        cancelling = data(await client.call_tool("cancel_run", {"run_id": run_id}))
+        assert cancelling == {"run_id": run_id, "cancelling": True}
+        followed = data(await client.call_tool("follow_run", {"run_id": run_id, "timeout": 60}))
+        assert followed["finished"] and followed["status"] == "cancelled"
+        assert followed["tasks"]["after"]["status"] == "skipped"
+        again = await client.call_tool("cancel_run", {"run_id": run_id})
+        assert again.is_error and "is not running in this server" in again.content[0].text
+        return run_id
+
+    async with Client(server, cache=None) as client:
+        run_id = await asyncio.wait_for(go(client), 300)
+    assert _status(folder, run_id)["status"] == "cancelled"  # recorded in the store
 
 
 def test_podium_mcp_refuses_a_port_in_use(tmp_path: Path) -> None:
