@@ -4,8 +4,12 @@ tasks of the run still reach a final state, and the worker goes on with the queu
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -233,3 +237,39 @@ async def test_a_reassigned_attempt_does_not_use_up_retries(orch: podium.Orchest
     # one attempt cut by the termination, then two real attempts: max_attempts is 2
     assert calls == ["doomed", "other", "other"]
     assert (t.status, t.result, t.attempts) == ("completed", "second real attempt", 3)
+
+
+def test_podium_run_ends_when_a_handler_ignores_cancellation_for_good(tmp_path: Path) -> None:
+    (tmp_path / "mule.py").write_text(
+        "import asyncio\n\n\n"
+        "async def mule(ctx):\n"
+        "    if ctx.task_id != 'stuck':\n"
+        "        return 'fine'\n"
+        "    while True:  # never stops, whatever happens\n"
+        "        try:\n"
+        "            await asyncio.sleep(0.05)\n"
+        "        except asyncio.CancelledError:\n"
+        "            pass\n"
+    )
+    (tmp_path / "wf.yaml").write_text(
+        "name: mule\n"
+        "on_failure: continue\n"
+        "agents:\n"
+        "  - {name: mule, capabilities: [x], capacity: 1, handler: 'mule:mule'}\n"
+        "tasks:\n"
+        "  - {id: stuck, capability: x, timeout: 0.1}\n"
+        "  - {id: next, capability: x}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "podium", "run", "wf.yaml", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    stuck = doc["tasks"]["stuck"]
+    assert (stuck["status"], stuck["error"]) == ("failed", "timeout")
+    assert doc["tasks"]["next"]["status"] == "completed"

@@ -191,3 +191,7 @@ async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> Non
         await orch.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
+        if run.abandoned:
+            # handlers that ignored their cancellation still run: the run is over and
+            # recorded, and asyncio.run's clean-up would wait for them forever
+            leave(report_run(run, json_out, stop, orch.store))

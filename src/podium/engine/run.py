@@ -780,6 +780,12 @@ class Run(LiveRun):
         )
 
     @property
+    def abandoned(self) -> int:
+        """Handlers still running that ignored their cancellation past the grace period: their
+        tasks have ended, but ``asyncio.run`` would wait for them at its clean-up."""
+        return sum(not w.done() for w in self._abandoned)
+
+    @property
     def agents(self) -> dict[str, Agent]:
         return self._sched.agents
 
