@@ -29,10 +29,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _baseline import gather_per_task  # noqa: E402
-from bench_server import AGENTS, HANDLERS, Conn, env, fanout, spawn, wait_run  # noqa: E402
+from bench_server import AGENTS, HANDLERS, Conn, cpu, env, fanout, spawn, wait_run  # noqa: E402
 
 N = 10_000
 CHROMIUM = os.environ.get("PODIUM_CHROMIUM", "/usr/bin/chromium")
+PID = [0]  # the server's process
 
 
 class Browser:
@@ -73,8 +74,10 @@ class Browser:
         self.jobs.put(None)
 
 
-async def timed(url: str, key: str, browser: Browser | None, mode: str) -> float:
+async def timed(url: str, key: str, browser: Browser | None, mode: str) -> tuple[float, float]:
+    """Seconds from the POST to the run's end, and the server's CPU seconds meanwhile."""
     c = Conn(url, key)
+    before = cpu(PID[0])
     t = time.perf_counter()
     status, data = await c.request("POST", "/api/v1/runs", json.dumps(fanout(N)).encode())
     assert status == 201, data
@@ -87,9 +90,10 @@ async def timed(url: str, key: str, browser: Browser | None, mode: str) -> float
         ).start()
     doc = await wait_run(c, run_id)
     took = time.perf_counter() - t
+    used = cpu(PID[0]) - before
     c.close()
     assert doc["status"] == "completed", doc
-    return took
+    return took, used
 
 
 async def main(rounds: int) -> None:
@@ -108,11 +112,16 @@ async def main(rounds: int) -> None:
         [py, "-m", "podium", "serve", "--db", str(db), "--port", "0", "--agents", "agents.yaml"],
         work, work / "serve.log",
     )  # fmt: skip
+    PID[0] = proc.pid
     browser = None
     try:
         await timed(url, key, None, "none")  # warm-up
         browser = Browser(url, key)
-        times: dict[str, list[float]] = {"no page": [], "overview open": [], "run page": []}
+        times: dict[str, list[tuple[float, float]]] = {
+            "no page": [],
+            "overview open": [],
+            "run page": [],
+        }
         for _ in range(rounds):
             browser.do(lambda p: p.goto(url + "/#/agents"))  # a page with no event stream
             times["no page"].append(await timed(url, key, browser, "none"))
@@ -121,12 +130,15 @@ async def main(rounds: int) -> None:
             times["overview open"].append(await timed(url, key, browser, "overview"))
             browser.do(lambda p: p.goto(url + "/#/agents"))
             times["run page"].append(await timed(url, key, browser, "run page"))
-        quiet = min(times["no page"])
+        quiet = min(t for t, _ in times["no page"])
+        quiet_cpu = min(u for _, u in times["no page"])
         for name, ts in times.items():
-            best = min(ts)
+            best = min(t for t, _ in ts)
+            used = min(u for _, u in ts)
             print(
                 f"fan-out of {N:,} no-op tasks on podium serve, {name:<14} {best:.3f} s "
                 f"({N / best:,.0f} tasks/s; {(best / quiet - 1) * 100:+.1f}% vs no page; "
+                f"server CPU {used:.2f} s, {(used / quiet_cpu - 1) * 100:+.1f}%; "
                 f"ratio to raw asyncio gather {best / N / raw:.1f}x)"
             )
         print(f"raw asyncio gather of {N:,} no-op coroutines: {raw * N * 1000:.2f} ms")

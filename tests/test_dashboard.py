@@ -464,3 +464,37 @@ def test_a_10000_task_run_page_keeps_up(page, server, capsys):  # type: ignore[n
             f"median {gaps[len(gaps) // 2]:.1f} ms, p95 {gaps[int(len(gaps) * 0.95)]:.1f} ms, "
             f"longest {gaps[-1]:.1f} ms"
         )
+
+
+def test_the_event_stream_in_rows(server):  # type: ignore[no-untyped-def]
+    import json
+
+    with client(server) as c:
+        wf = {
+            "name": "dash-rows",
+            "on_failure": "continue",
+            "tasks": [
+                {"id": "a", "capability": "echo", "input": 1},
+                {"id": "b", "capability": "flaky"},
+            ],
+        }
+        run_id = c.post("/api/v1/runs", json=wf).json()["run_id"]
+        wait_run(c, run_id)
+        rows, names = [], []
+        params = {"run": run_id, "format": "rows"}
+        with c.stream("GET", "/api/v1/events", params=params, headers={"Last-Event-ID": "0"}) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    names.append(line[7:])
+                elif line.startswith("data: ") and names[-1] == "rows":
+                    rows += json.loads(line[6:])
+                elif line.startswith("data: ") and names[-1] == "run":
+                    break
+    assert [(r[1], r[2], r[3], r[4]) for r in rows if r[1] == "a"] == [
+        ("a", "running", 1, "echo"),
+        ("a", "completed", 1, "echo"),
+    ]
+    failed = [r for r in rows if r[1] == "b" and r[2] == "failed"]
+    assert failed and failed[0][6] == "RuntimeError: flaky the first time"
+    assert all(r[0] == run_id and isinstance(r[5], float) for r in rows)
+    assert names[-1] == "run"

@@ -3,7 +3,7 @@ and the API's own documentation (served from the package: it works offline)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -66,6 +66,10 @@ async def events(
     _who: Any = need("read"),
     run: Annotated[str | None, Query(description="only this run's events")] = None,
     agent: Annotated[str | None, Query(description="only this agent's events")] = None,
+    format: Annotated[
+        Literal["events", "rows"],
+        Query(description="rows: task transitions in batches, one JSON array per event"),
+    ] = "events",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Any:
     last = None
@@ -74,7 +78,7 @@ async def events(
             last = int(last_event_id)
         except ValueError:
             last = None
-    stream = service(request).hub.stream(run, agent, last)
+    stream = service(request).hub.stream(run, agent, last, rows=format == "rows")
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -35,11 +35,12 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str
 
 
 class _Sub:
-    __slots__ = ("agent", "queue", "run")
+    __slots__ = ("agent", "queue", "rows", "run")
 
-    def __init__(self, run: str | None, agent: str | None) -> None:
+    def __init__(self, run: str | None, agent: str | None, rows: bool = False) -> None:
         self.run = run
         self.agent = agent
+        self.rows = rows
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE)
 
     def wants(self, run_id: str | None, agent: str | None) -> bool:
@@ -125,8 +126,16 @@ class EventHub:
 
     def _send(self, entries: list[list[Any]]) -> None:
         shared: bytes | None = None
+        shared_rows: bytes | None = None
         for sub in list(self._subs):
-            if sub.run is None and sub.agent is None:
+            if sub.rows:
+                if sub.run is None and sub.agent is None:
+                    if shared_rows is None:
+                        shared_rows = _rows(entries)
+                    chunk = shared_rows
+                else:
+                    chunk = _rows([e for e in entries if sub.wants(e[1], e[2])])
+            elif sub.run is None and sub.agent is None:
                 if shared is None:
                     shared = b"".join(_encoded(e) for e in entries)
                 chunk = shared
@@ -147,16 +156,18 @@ class EventHub:
     # -- out ----------------------------------------------------------------------------------
 
     async def stream(
-        self, run: str | None, agent: str | None, last_id: int | None
+        self, run: str | None, agent: str | None, last_id: int | None, rows: bool = False
     ) -> AsyncIterator[bytes]:
-        """The SSE body for one client: missed events first (``last_id``), then live ones."""
-        sub = _Sub(run, agent)
+        """The SSE body for one client: missed events first (``last_id``), then live ones.
+        With ``rows``, task transitions come as `_rows` batches (see there)."""
+        sub = _Sub(run, agent, rows)
         backlog = []
         if last_id is not None:
             backlog = [e for e in self._ring if e[0] > last_id and sub.wants(e[1], e[2])]
         self._subs.add(sub)
         try:
-            yield b"retry: 1000\n\n" + b"".join(_encoded(e) for e in backlog)
+            missed = _rows(backlog) if rows else b"".join(_encoded(e) for e in backlog)
+            yield b"retry: 1000\n\n" + missed
             while True:
                 try:
                     chunk = await asyncio.wait_for(sub.queue.get(), PING)
@@ -215,3 +226,35 @@ def _format(n: int, raw: tuple[Any, ...]) -> bytes:
             doc["error"] = error
         name = "task"
     return f"id: {n}\nevent: {name}\ndata: {_dumps(doc)}\n\n".encode()
+
+
+_KIND_STATUS = {"start": "running", "retry": "retrying"}
+
+
+def _rows(entries: list[list[Any]]) -> bytes:
+    """Task transitions as one ``event: rows`` whose data is a JSON array of
+    ``[run_id, task, status, attempt, agent, at, error]``, then the other events as usual.
+
+    For clients that follow thousands of transitions a second (the dashboard): one JSON array
+    costs a few times less to encode, send and parse than one event per transition. Its id is
+    the last transition's, so ``Last-Event-ID`` resumes after the whole batch.
+    """
+    rows = []
+    others = []
+    last = None
+    for e in entries:
+        raw = e[3]
+        kind = raw[1]
+        if kind == "event" or kind == "run":
+            others.append(e)
+            continue
+        last = e[0]
+        _, _, tid, status, attempt, agent, started, finished, error = raw
+        if kind == "start":
+            rows.append((raw[0], tid, "running", attempt, agent, started, None))
+        else:  # an attempt's end, or its failure before a retry
+            at = finished if finished is not None else started
+            rows.append((raw[0], tid, _KIND_STATUS.get(kind, status), attempt, agent, at, error))
+    out = [f"id: {last}\nevent: rows\ndata: {_dumps(rows)}\n\n".encode()] if rows else []
+    out.extend(_encoded(e) for e in others)
+    return b"".join(out)

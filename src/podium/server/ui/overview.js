@@ -1,6 +1,6 @@
 // The overview: agents, runs in progress, recent runs, throughput and failures.
 
-import { api, badge, fmtAgo, fmtDuration, h, meter, stream } from "./app.js";
+import { api, badge, fmtAgo, fmtDuration, h, meter, setLive } from "./app.js";
 
 const WINDOW = 300; // seconds of throughput kept
 const BUCKET = 5; // seconds per bar
@@ -31,20 +31,27 @@ export function overview(el) {
         h("h2", { id: "rec-h" }, "Recent runs"), recentBox)),
   );
 
-  // throughput: finished and failed transitions per bucket, since the page opened
+  // throughput: finished and failed tasks per bucket, from the server's counters sampled each
+  // second (no event stream: an open overview costs the engine nothing per transition)
   const buckets = new Map();
   const opened = Date.now() / 1000;
-  const stop = stream("", (batch) => {
-    for (const ev of batch) {
-      if (ev.kind !== "task" || !ev.at) continue;
-      if (ev.status !== "completed" && ev.status !== "failed") continue;
-      const b = Math.floor(ev.at / BUCKET);
+  let prev = null;
+  async function sample() {
+    let st;
+    try { st = await api("/api/v1/stats"); } catch (e) { setLive(false); return; }
+    setLive(true);
+    const now = Date.now() / 1000;
+    if (prev && st.completed_tasks >= prev.ok && st.failed_tasks >= prev.bad) {
+      const b = Math.floor(now / BUCKET);
       const slot = buckets.get(b) || { ok: 0, bad: 0 };
-      if (ev.status === "completed") slot.ok++; else slot.bad++;
+      slot.ok += st.completed_tasks - prev.ok;
+      slot.bad += st.failed_tasks - prev.bad;
       buckets.set(b, slot);
+      if (st.active_runs !== prev.active) refresh();
     }
-    if (batch.some((ev) => ev.kind === "run")) refresh();
-  });
+    prev = { ok: st.completed_tasks, bad: st.failed_tasks, active: st.active_runs };
+    drawSpark();
+  }
 
   function drawSpark() {
     const dpr = window.devicePixelRatio || 1;
@@ -105,11 +112,11 @@ export function overview(el) {
   }
 
   refresh();
-  drawSpark();
-  const timers = [setInterval(refresh, 2000), setInterval(drawSpark, 1000)];
+  sample();
+  const timers = [setInterval(refresh, 2000), setInterval(sample, 1000)];
   const redraw = () => drawSpark();
   window.addEventListener("podium-theme", redraw);
-  return () => { stop(); timers.forEach(clearInterval); window.removeEventListener("podium-theme", redraw); };
+  return () => { timers.forEach(clearInterval); window.removeEventListener("podium-theme", redraw); };
 }
 
 export function agentTable(ags) {
