@@ -282,6 +282,7 @@ export class Dag {
     }
     const labels = this.scale * NODE_H >= 14;
     g.textBaseline = "middle";
+    const text = []; // [text, x, y, max width (world units), colour, font]
     for (const b of this.boxes) {
       if (!visible(b)) continue;
       if (!b.cluster) {
@@ -293,11 +294,12 @@ export class Dag {
           g.strokeStyle = this.selected === i ? col.text : st === "failed" ? col.text : col.accent;
           g.stroke();
         }
-        if (labels) {
-          g.fillStyle = st === "skipped" || st === "pending" || st === "ready" ? col.text : "#fff";
-          g.font = "12px system-ui, sans-serif";
+        if (!labels && this.boxes.length <= 200) { // too small to hold its name: under it
+          text.push([t.id, b.x, b.y + b.h + 9 / this.scale, Math.max(b.w, 100 / this.scale), col.muted, "11px"]);
+        } else if (labels) {
           const mark = st === "failed" ? "✕ " : st === "completed" ? "✓ " : "";
-          g.fillText(clip(g, mark + t.id, b.w - 12), b.x + 6, b.y + b.h / 2);
+          text.push([mark + t.id, b.x + 6, b.y + b.h / 2, b.w - 12,
+            st === "skipped" || st === "pending" || st === "ready" ? col.text : "#fff", "12px"]);
         }
         continue;
       }
@@ -322,12 +324,19 @@ export class Dag {
         g.strokeRect(this.pos[2 * i] - CELL / 2 - 2, this.pos[2 * i + 1] - CELL / 2 - 2, CELL + 4, CELL + 4);
       }
       b.counts = counts;
-      if (this.scale * CLUSTER_HEAD >= 9) {
-        g.fillStyle = col.text; g.font = "bold 12px system-ui, sans-serif";
-        const done = counts.completed || 0, bad = counts.failed || 0;
-        const text = `${b.route} · ${b.ids.length} tasks · ${done} done` + (bad ? ` · ${bad} failed` : "");
-        g.fillText(clip(g, text, b.w - 2 * CLUSTER_PAD), b.x + CLUSTER_PAD, b.y + CLUSTER_HEAD / 2 + 3);
-      }
+      const done = counts.completed || 0, bad = counts.failed || 0;
+      const head = `${b.route} · ${b.ids.length} tasks · ${done} done` + (bad ? ` · ${bad} failed` : "");
+      // above the cluster when it is too small on screen for its header row
+      const above = this.scale * CLUSTER_HEAD < 16;
+      text.push([head, b.x + (above ? 0 : CLUSTER_PAD), above ? b.y - 8 / this.scale : b.y + CLUSTER_HEAD / 2 + 3,
+        Math.max(b.w - 2 * CLUSTER_PAD, 160 / this.scale), bad ? col.failed : col.text, "bold 12px"]);
+    }
+    // labels in screen pixels: readable whatever the zoom
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (const [t, x, y, width, colour, font] of text) {
+      g.font = `${font} system-ui, sans-serif`;
+      g.fillStyle = colour;
+      g.fillText(clip(g, t, width * this.scale), x * this.scale + this.tx, y * this.scale + this.ty);
     }
   }
 }

@@ -48,6 +48,10 @@ export async function openDrawer(runId, taskId, { onTask } = {}) {
       t.traceback ? h("details", { open: true }, h("summary", {}, "Traceback"), h("pre", { class: "traceback" }, t.traceback))
         : h("p", { class: "hint" }, "No traceback was recorded for this error.")));
   }
+  if (t.logs && t.logs.length) {
+    parts.push(h("h3", {}, "Output"), h("pre", { class: "task-logs" },
+      t.logs.slice(-200).map((l) => `${(l.at || "").slice(11, 23)} #${l.attempt} ${l.stream}: ${l.text}`).join("\n")));
+  }
   parts.push(h("h3", {}, "Input"), json(t.input));
   if (t.status === "completed" || t.result !== null) parts.push(h("h3", {}, "Result"), json(t.result));
   if (t.participants && t.participants.length) {

@@ -18,6 +18,7 @@ export function runPage(el, runId) {
   const t0 = performance.now();
   const state = new Map(); // task id -> record
   let doc = null, dag = null, timeline = null, tasks = [], early = [], stopped = false, received = 0;
+  const arrivals = []; // [when, transitions] of each batch from the stream, for measurements
   const feed = [];
   const enc = encodeURIComponent(runId);
 
@@ -102,11 +103,13 @@ export function runPage(el, runId) {
 
   const stopStream = stream(`run=${enc}`, (batch) => {
     received += batch.length;
+    arrivals.push([performance.now(), batch.length]);
+    if (arrivals.length > 5000) arrivals.shift();
     if (!doc) { early.push(...batch); return; }
     let ended = false;
     for (const ev of batch) {
       if (ev.kind === "task") { apply(ev); feed.push(ev); }
-      else if (ev.kind === "run") { ended = true; feed.push(ev); }
+      else if (ev.kind === "run") { ended = true; feed.push(ev); doc.status = ev.status; }
       else feed.push(ev);
     }
     if (feed.length > FEED_KEEP * 2) feed.splice(0, feed.length - FEED_KEEP);
@@ -153,7 +156,8 @@ export function runPage(el, runId) {
     });
     timeline = new Timeline(tlCanvas, state, doc, (id) => openDrawer(runId, id, { onTask: show }));
     renderSide();
-    window.podium = { runId, state, dag, timeline, loadedMs: performance.now() - t0, received: () => received };
+    window.podium = { runId, state, dag, timeline, loadedMs: performance.now() - t0,
+      received: () => received, arrivals: () => arrivals };
     performance.mark("podium-run-drawn");
     canvas.setAttribute("data-ready", "true");
   }
