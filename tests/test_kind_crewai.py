@@ -142,6 +142,20 @@ def test_a_crewai_agent_takes_one_message_and_structured_output_is_json(
     assert result["v"] == {"ok": True, "reason": "sound"}
 
 
+def test_a_streaming_crew_shows_its_text_live(server: ChatServer) -> None:
+    streaming = crew(server, "Write about {topic}")
+    streaming.stream = True
+    orch = podium.Orchestrator()
+    orch.register(CrewAIAgent(streaming, capabilities=["w"]))
+    wf = podium.Workflow("w")
+    wf.task("t", capability="w", input={"topic": "wrens"})
+    r = orch.prepare(wf)
+    result = asyncio.run(asyncio.wait_for(orch.execute(r), 120))
+    assert result.ok, result.tasks["t"].error
+    assert result["t"] == "re Current Task: Write about wrens"
+    assert r.streams["t"].endswith("Final Answer: re Current Task: Write about wrens")
+
+
 def test_a_function_makes_a_fresh_crew_for_every_task(server: ChatServer) -> None:
     made = []
 

@@ -8,6 +8,9 @@ agent gets one message (`_interop.task_text`). The result is the final answer: t
 task's structured output when it has one (``output_pydantic``, ``output_json``), its text
 otherwise.
 
+A crew made with ``stream=True`` streams its models' text: it goes to `Context.stream`, shown
+live under ``podium run``'s progress bar.
+
 Token usage: CrewAI counts tokens on each LLM object, for every call it ever made, and a copy
 of a crew shares its agents' LLMs; so each task's copy gets LLMs of its own, counting from
 zero, and what they report is the task's usage. crewai is imported when such an agent is
@@ -122,6 +125,11 @@ class CrewAIAgent(Agent):
         if isinstance(obj, crewai.Crew):
             crew = _private_copy(obj)
             out = await crew.kickoff_async(inputs=self._inputs(ctx))
+            if hasattr(out, "__aiter__"):  # Crew(stream=True): the chunks, then the output
+                async for chunk in out:
+                    if getattr(chunk.chunk_type, "value", None) == "text" and chunk.content:
+                        ctx.stream(chunk.content)
+                out = out.result
             self._count(ctx, out.token_usage, crew.agents)
             return to_json(_answer(out))
         if isinstance(obj, crewai.Agent):
