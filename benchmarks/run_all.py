@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process (so each measures its own raw-asyncio baseline).
 
 python benchmarks/run_all.py            # everything
-python benchmarks/run_all.py engine bus # only some: engine, await, store, bus, pipeline, llm
+python benchmarks/run_all.py engine bus # only some: engine, await, store, bus, pipeline, llm, ray
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ BENCHES = {
     "bus": "bench_bus.py",
     "pipeline": "bench_pipeline.py",
     "llm": "bench_llm.py",
+    "ray": "bench_ray.py",
 }
 
 

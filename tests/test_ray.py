@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,66 @@ async def test_a_pool_of_actors_grows_while_tasks_wait() -> None:
     replicas = {t.agent for t in result.tasks.values()}
     pids = {t.result for t in result.tasks.values()}
     assert len(replicas) >= 2 and len(pids) == len(replicas)  # one actor process each
+
+
+async def test_a_handler_in_an_actor_publishes_on_a_redis_bus() -> None:
+    from _redis import REDIS_URL, redis_namespace
+    from podium.bus import open_bus
+
+    async with redis_namespace() as ns:
+        bus = open_bus(REDIS_URL, namespace=ns)
+        orch = podium.Orchestrator(backend="ray", bus=bus)
+
+        @orch.agent(name="herald", capabilities=["tell"])
+        async def tell(ctx):
+            await ctx.publish("news", {"from": ctx.task_id, "pid": os.getpid()})
+            return "told"
+
+        wf = podium.Workflow("bus")
+        wf.task("t", capability="tell")
+        sub = await bus.subscribe("news")
+        try:
+            result = await orch.run(wf)
+            msg = await sub.get(timeout=30)
+        finally:
+            await sub.close()
+            await orch.close()
+            await bus.close()
+        assert result.tasks["t"].result == "told"
+        assert msg.payload["from"] == "t" and msg.payload["pid"] != os.getpid()
+        assert msg.sender == "herald"
+
+
+async def test_the_in_memory_bus_is_refused_in_an_actor_with_the_fix() -> None:
+    orch = podium.Orchestrator(backend="ray")
+
+    @orch.agent(name="mute", capabilities=["tell"])
+    async def tell(ctx):
+        await ctx.publish("news", 1)
+
+    wf = podium.Workflow("no-bus")
+    wf.task("t", capability="tell")
+    result = await orch.run(wf)
+    await orch.close()
+    error = result.tasks["t"].error
+    assert "ctx.bus in a Ray actor needs a bus every node reaches" in error
+    assert "Orchestrator(bus='redis://HOST:6379/0')" in error
+
+
+def test_podium_serve_backend_ray(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import httpx
+
+    from _server import Served
+
+    served = Served(tmp_path, str(tmp_path / "s.db"), "--insecure-no-auth", "--backend", "ray")
+    try:
+        with podium.Client(served.url) as client:
+            wf = {"name": "on-a-ray-server", "tasks": [{"id": "e", "capability": "echo"}]}
+            doc = client.run({**wf, "tasks": [{**wf["tasks"][0], "input": 7}]}, timeout=60)
+        assert doc["status"] == "completed", doc
+        assert doc["tasks"]["e"]["result"] == {"echo": 7, "deps": {}}
+        agent = httpx.get(f"{served.url}/api/v1/agents/echo", timeout=10).json()
+        assert agent["kind"] == "ray" and agent["completed"] == 1
+    finally:
+        served.kill(signal.SIGTERM)

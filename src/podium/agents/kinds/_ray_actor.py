@@ -20,15 +20,34 @@ from typing import Any
 
 from ..._utils.json_values import json_problem
 
-__all__ = ["RemoteContext", "Replica", "fits"]
+__all__ = ["RemoteContext", "RemoteTask", "Replica", "fits"]
+
+
+class RemoteTask:
+    """``ctx.task`` in an actor: the fields of the task a handler reads (a light copy)."""
+
+    __slots__ = ("capability", "depends_on", "id", "input", "options")
+
+    def __init__(self, id: str, capability: str | None, input: Any, options: Any, deps: Any):
+        self.id = id
+        self.capability = capability
+        self.input = input
+        self.options = options
+        self.depends_on = deps
+
+    def __repr__(self) -> str:
+        return f"<RemoteTask {self.id!r}>"
 
 
 class RemoteContext:
     """The ``ctx`` of a handler running in a Ray actor: the task's input, its dependencies'
     results and where it stands, as in the engine's `Context`. The run itself (``ctx.run``),
-    delegation and the in-memory bus stay in the driver and are not available here."""
+    delegation and the in-memory bus stay in the driver and are not available here; a Redis
+    bus is (``ctx.bus``, ``ctx.publish``, ``ctx.subscribe``)."""
 
     __slots__ = (
+        "_bus_spec",
+        "_replica",
         "agent",
         "attempt",
         "deps",
@@ -41,16 +60,18 @@ class RemoteContext:
         "usage",
     )
 
-    def __init__(self, info: dict[str, Any], deps: dict[str, Any]) -> None:
-        self.task = info["task"]
-        self.task_id: str = self.task.id
-        self.input = self.task.input
-        self.options: dict[str, Any] = self.task.options or {}
-        self.run_id: str = info["run_id"]
-        self.attempt: int = info["attempt"]
-        self.agent: str = info["agent"]
-        self.idempotency_key = f"{self.run_id}:{self.task_id}"
-        self.deps = deps
+    def __init__(
+        self, replica: Replica, info: tuple[Any, ...], names: list[str], deps: tuple[Any, ...]
+    ) -> None:
+        self._replica = replica
+        task_id, capability, inp, options, self.run_id, self.attempt, self.agent, bus = info
+        self._bus_spec = bus
+        self.task = RemoteTask(task_id, capability, inp, options, names)
+        self.task_id: str = task_id
+        self.input = inp
+        self.options: dict[str, Any] = options or {}
+        self.idempotency_key = f"{self.run_id}:{task_id}"
+        self.deps = dict(zip(names, deps, strict=True))
         self.usage: list[dict[str, Any]] | None = None
 
     def stream(self, text: str) -> None:
@@ -65,6 +86,27 @@ class RemoteContext:
 
     def heartbeat(self) -> None:
         """Accepted: a Ray actor's liveness is Ray's to watch."""
+
+    @property
+    def bus(self) -> Any:
+        """The run's message bus, when it is one every node reaches (Redis); one connection
+        per actor."""
+        spec = self._bus_spec
+        if spec is None:
+            from ...errors import BusError
+
+            raise BusError(
+                f"task {self.task_id!r}: ctx.bus in a Ray actor needs a bus every node "
+                "reaches: Orchestrator(bus='redis://HOST:6379/0'); the in-memory bus lives in "
+                "podium's process."
+            )
+        return self._replica.bus(spec)
+
+    async def publish(self, topic: str, payload: Any) -> Any:
+        return await self.bus.publish(topic, payload, sender=self.agent)
+
+    async def subscribe(self, topic: str, *, maxsize: int | None = None) -> Any:
+        return await self.bus.subscribe(topic, maxsize=maxsize)
 
 
 def fits(value: Any, limit: int) -> bool:
@@ -99,6 +141,15 @@ class Replica:
         call = getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
         self.pool = None if self.is_async else ThreadPoolExecutor(threads, "podium-handler")
+        self._buses: dict[tuple[str, str], Any] = {}  # (url, namespace) -> an open bus
+
+    def bus(self, spec: tuple[Any, str, str]) -> Any:
+        """The bus of ``spec``: (its class, URL, namespace), the class sent by the driver."""
+        cls, url, namespace = spec
+        bus = self._buses.get((url, namespace))
+        if bus is None:
+            bus = self._buses[url, namespace] = cls(url, namespace=namespace)
+        return bus
 
     def _owner(self) -> Any:
         from ..agent import Agent
@@ -117,12 +168,16 @@ class Replica:
         owner = self._owner()
         if owner is not None:
             await owner.teardown()
+        for bus in self._buses.values():
+            await bus.close()
 
     async def run(
-        self, info: dict[str, Any], names: list[str], *deps: Any
+        self, info: tuple[Any, ...], names: list[str], *deps: Any
     ) -> tuple[tuple[Any, ...], Any]:
-        """Run one task; ``deps`` arrive resolved (Ray fetched them from the object store)."""
-        ctx = RemoteContext(info, dict(zip(names, deps, strict=True)))
+        """Run one task; ``deps`` arrive resolved (Ray fetched them from the object store).
+        ``info`` is plain values (task id, capability, input, options, run id, attempt,
+        agent, the bus's class, URL and namespace or None): cheap to send, unlike a Task."""
+        ctx = RemoteContext(self, info, names, deps)
         if self.pool is None:
             value = await self.fn(ctx)
         else:

@@ -154,6 +154,7 @@ class RayAgent(Agent):
         self.inline_bytes = inline_bytes
         self._actor: Any = None
         self._ready: Any = None
+        self._run: Any = None  # the actor's run method, with its options bound once
         name = name or getattr(target, "__name__", None)
         super().__init__(name, capabilities, capacity, handler=self._call, **options)
         bid = getattr(getattr(target, "__self__", None), "bid", None)
@@ -162,7 +163,7 @@ class RayAgent(Agent):
 
     def clone(self, name: str) -> Agent:
         new = super().clone(name)
-        new._actor = new._ready = None  # type: ignore[attr-defined]
+        new._actor = new._ready = new._run = None  # type: ignore[attr-defined]
         return new
 
     def describe(self) -> dict[str, Any]:
@@ -175,6 +176,7 @@ class RayAgent(Agent):
         options = {"max_concurrency": self.capacity, "max_restarts": 0, **self.resources}
         cls = _actor_class().options(**options)
         self._actor = cls.remote(_ship(self.target), self.capacity, self.inline_bytes)
+        self._run = self._actor.run.options(num_returns=2).remote
         self._ready = self._actor.start.remote()
 
     async def setup(self) -> None:
@@ -235,8 +237,20 @@ class RayAgent(Agent):
         refs: dict[str, Any] | None = getattr(run, "ray_refs", None)
         records = run.records
         args = [refs[d] if refs is not None and d in refs else records[d].result for d in names]
-        info = {"task": task, "run_id": run.run_id, "attempt": ctx.attempt, "agent": self.name}
-        head_ref, value_ref = actor.run.options(num_returns=2).remote(info, names, *args)
+        bus = getattr(run, "bus", None)
+        # a bus every node reaches (Redis) goes as its class, URL and namespace
+        bus_spec = (type(bus), bus.url, bus.namespace) if hasattr(bus, "namespace") else None
+        info = (
+            task.id,
+            task.capability,
+            task.input,
+            task.options,
+            run.run_id,
+            ctx.attempt,
+            self.name,
+            bus_spec,
+        )
+        head_ref, value_ref = self._run(info, names, *args)
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
