@@ -25,9 +25,12 @@ async def guard(aw: Awaitable[T]) -> T:
     return await asyncio.wait_for(aw, 10)
 
 
-def workflow(n_after: int = 2, **first: Any) -> podium.Workflow:
-    """``bad`` first, then ``n_after`` tasks for the same agent (capacity 1: same worker)."""
+def workflow(n_after: int = 2, *, warm: bool = False, **first: Any) -> podium.Workflow:
+    """``bad`` first, then ``n_after`` tasks for the same agent (capacity 1: same worker).
+    ``warm``: a good task before ``bad``, so the engine already knows the agent suspends."""
     wf = podium.Workflow("w", on_failure="continue", max_concurrency=1)
+    if warm:
+        wf.task("warm", capability="x")
     wf.task("bad", capability="x", **first)
     for i in range(n_after):
         wf.task(f"ok{i}", capability="x", input={"ok": True})
@@ -97,8 +100,11 @@ async def test_a_thread_handler_raising_stop_iteration(orch: podium.Orchestrator
     assert_rest_completed(result)
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["first", "after-another"])
 @pytest.mark.parametrize("then", ["returns", "awaits", "awaits-and-catches"])
-async def test_a_handler_cancelling_its_own_task(orch: podium.Orchestrator, then: str) -> None:
+async def test_a_handler_cancelling_its_own_task(
+    orch: podium.Orchestrator, then: str, warm: bool
+) -> None:
     async def bad(ctx: podium.Context) -> str:
         asyncio.current_task().cancel()  # type: ignore[union-attr]
         if then == "returns":
@@ -112,7 +118,7 @@ async def test_a_handler_cancelling_its_own_task(orch: podium.Orchestrator, then
         return "not cancelled"
 
     register(orch, bad)
-    result = await guard(orch.run(workflow()))
+    result = await guard(orch.run(workflow(warm=warm)))
     t = result.tasks["bad"]
     if then == "awaits-and-catches":  # it handled its cancellation: its answer stands
         assert (t.status, t.result) == ("completed", "caught it")
