@@ -273,6 +273,12 @@ def test_run_page_shows_tasks_change_state_and_a_failure_with_its_traceback(page
         drawn_as(page, "first", "running")
         drawn_as(page, "second", "pending")
         shot(page, "run-running")
+        # an open drawer follows its task
+        page.fill("#find", "first")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".drawer[data-task='first'] .badge.st-running")
+        page.wait_for_selector(".drawer[data-task='first'] .badge.st-completed", timeout=30_000)
+        page.keyboard.press("Escape")
         drawn_as(page, "first", "completed")
         drawn_as(page, "second", "completed")
         drawn_as(page, "shaky", "failed")
@@ -344,8 +350,11 @@ def test_start_a_workflow_with_errors_shown_beside_their_line(page, server):  # 
     assert page.is_disabled("#wf-start")
     shot(page, "start-invalid")
     assert axe_serious(page) == []
-    page.fill("#wf-text", bad.replace("capabilty", "capability"))
+    fixed = SHOTS / "fixed.yaml"
+    fixed.write_text(bad.replace("capabilty", "capability"))
+    page.set_input_files("#wf-file", str(fixed))  # an upload replaces the text
     page.wait_for_selector("#wf-verdict.ok")
+    assert page.input_value("#wf-name") == "fixed.yaml"
     assert page.is_hidden("#wf-error")
     page.click("#wf-start")
     page.wait_for_selector("#dag[data-ready]")

@@ -7,8 +7,10 @@ let current = null; // {runId, taskId, el, back}
 
 const json = (v) => h("pre", {}, v === undefined ? "–" : JSON.stringify(v, null, 2));
 
-export async function openDrawer(runId, taskId, { onTask } = {}) {
+export async function openDrawer(runId, taskId, { onTask, refresh = false } = {}) {
   const back = current ? current.back : document.activeElement;
+  const scroll = current && refresh ? current.el.scrollTop : 0;
+  const hadFocus = !!current && current.el.contains(document.activeElement);
   closeDrawer(false);
   const heading = h("h2", { id: "drawer-title", tabindex: "-1" }, taskId);
   const body = h("div", {}, h("p", { class: "hint" }, "Loading…"));
@@ -19,7 +21,7 @@ export async function openDrawer(runId, taskId, { onTask } = {}) {
   el.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); closeDrawer(); } });
   document.body.append(el);
   current = { runId, taskId, el, back };
-  heading.focus();
+  if (!refresh || hadFocus) heading.focus();
   let t;
   try {
     t = await api(`/api/v1/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId).replace(/%2F/g, "/")}`);
@@ -70,6 +72,12 @@ export async function openDrawer(runId, taskId, { onTask } = {}) {
         h("td", { class: "wrap" }, e.error || ""))))));
   }
   body.replaceChildren(...parts);
+  el.scrollTop = scroll;
+}
+
+/** The task whose drawer is open (to refresh it when the task changes), or null. */
+export function drawerTask() {
+  return current ? current.taskId : null;
 }
 
 export function closeDrawer(restore = true) {

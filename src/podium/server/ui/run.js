@@ -8,7 +8,7 @@
 
 import { act, api, badge, fmtDuration, h, may, meter, session, stream, toast } from "./app.js";
 import { Dag, FINAL, criticalPath } from "./dag.js";
-import { openDrawer } from "./drawer.js";
+import { drawerTask, openDrawer } from "./drawer.js";
 import { Timeline } from "./timeline.js";
 
 const RANK = { pending: 0, ready: 1, running: 2, retrying: 3, completed: 4, failed: 4, skipped: 4, cancelled: 4 };
@@ -18,6 +18,7 @@ export function runPage(el, runId) {
   const t0 = performance.now();
   const state = new Map(); // task id -> record
   let doc = null, dag = null, timeline = null, tasks = [], early = [], stopped = false, received = 0;
+  let refreshDrawer = null;
   const arrivals = []; // [when, transitions] of each batch from the stream, for measurements
   const feed = [];
   const enc = encodeURIComponent(runId);
@@ -113,6 +114,13 @@ export function runPage(el, runId) {
       else feed.push(ev);
     }
     if (feed.length > FEED_KEEP * 2) feed.splice(0, feed.length - FEED_KEEP);
+    const open = drawerTask();
+    if (open && batch.some((ev) => ev.task === open || (ev.task || "").startsWith(open + "/"))) {
+      clearTimeout(refreshDrawer);
+      refreshDrawer = setTimeout(() => {
+        if (drawerTask() === open) openDrawer(runId, open, { onTask: show, refresh: true });
+      }, 400);
+    }
     changed();
     if (ended) setTimeout(reload, 300);
   });
