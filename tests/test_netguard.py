@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import podium
-from podium._utils.code import import_ref, only_modules
+from podium._utils.code import allow_modules, import_ref, only_modules
 from podium._utils.netguard import NetGuard
 
 
@@ -62,7 +62,8 @@ def test_only_modules_refuses_other_code() -> None:
         with pytest.raises(podium.ValidationError, match="may not name code") as err:
             import_ref("os:system", label="handler 'os:system'", field="handler")
     assert err.value.field == "handler" and "--allow-module os" in err.value.message
-    assert import_ref("os:getcwd", label="x", field="handler") is not None  # outside: as before
+    with allow_modules(["os"]):  # outside: the local rule, with os allowed
+        assert import_ref("os:getcwd", label="x", field="handler") is not None
 
 
 def test_an_http_agent_in_python_posts_tasks(tmp_path) -> None:  # type: ignore[no-untyped-def]

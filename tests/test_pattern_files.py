@@ -19,6 +19,13 @@ from podium.spec import parse_workflow
 AGENTS = [{"name": "r", "capabilities": ["review"], "handler": "json:dumps"}]
 
 
+@pytest.fixture(autouse=True)
+def _json_is_a_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These files use the standard library's json:dumps as a ready-made handler: allow it
+    (a workflow file may otherwise name code from its own folder only)."""
+    monkeypatch.setenv("PODIUM_ALLOW_MODULES", "json")
+
+
 def parse(task: dict[str, Any]) -> podium.Workflow:
     return parse_workflow(
         {"name": "w", "agents": AGENTS, "tasks": [{"id": "t", **task}]}, source="flow.yaml"

@@ -98,6 +98,13 @@ def load_error(write_file: Write, text: str, name: str = "flow.yaml") -> podium.
     return e.value
 
 
+@pytest.fixture(autouse=True)
+def _json_is_a_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These files use the standard library's json:dumps as a ready-made handler: allow it
+    (a workflow file may otherwise name code from its own folder only)."""
+    monkeypatch.setenv("PODIUM_ALLOW_MODULES", "json")
+
+
 def prepare_error(write_file: Write, text: str) -> podium.PodiumError:
     path = write_file("flow.yaml", textwrap.dedent(text))
     with pytest.raises(podium.PodiumError) as e:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from ._utils.code import allow_modules
 from .agents.agent import Agent, AgentState
 from .agents.control import LiveAgents
 from .agents.pool import AgentPool
@@ -62,6 +63,7 @@ class Orchestrator(LiveAgents):
         bus: Bus | str | None = None,
         backend: str = "local",
         ray_address: str | None = None,
+        allow_modules: Iterable[str] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValidationError(
@@ -69,6 +71,8 @@ class Orchestrator(LiveAgents):
             )
         self.backend = backend
         self.ray_address = ray_address
+        # modules workflow files may name besides their own folder's (docs/safety.md)
+        self.allow_modules: tuple[str, ...] = tuple(allow_modules or ())
         self.agents: dict[str, Agent] = {}
         self.strategy = strategy
         self._max_threads = max_threads or min(64, (os.cpu_count() or 1) * 8)
@@ -206,7 +210,7 @@ class Orchestrator(LiveAgents):
         if not isinstance(workflow, Workflow):
             from .spec.loader import load_workflow
 
-            workflow = load_workflow(workflow)
+            workflow = load_workflow(workflow, allow_modules=self.allow_modules)
         if self.backend != "local":
             workflow.agents[:] = [self._on_backend(a) for a in workflow.agents]
         for a in workflow.agents:
@@ -266,7 +270,8 @@ class Orchestrator(LiveAgents):
             if sink is not None:
                 _add_sink(run, sink)
         try:
-            result = await run.execute()
+            with allow_modules(self.allow_modules):  # patterns resolve their functions again
+                result = await run.execute()
         finally:
             del self._active[run.run_id]
             self._share_agents()
@@ -335,7 +340,7 @@ class Orchestrator(LiveAgents):
             if not isinstance(workflow, Workflow):
                 from .spec.loader import load_workflow
 
-                workflow = load_workflow(workflow)
+                workflow = load_workflow(workflow, allow_modules=self.allow_modules)
             _check_same_tasks(run_id, task_ids(saved.definition), workflow)
         run = self.prepare(workflow, run_id=run_id)
         presets = {tid: s.preset() for tid, s in states.items()}

@@ -12,6 +12,7 @@ import typer
 from .._utils.text import plural
 from .execute import execute, prepare
 from .options import (
+    AllowOpt,
     Backend,
     BackendOpt,
     FileArg,
@@ -19,6 +20,7 @@ from .options import (
     KeyOpt,
     RayAddressOpt,
     ServerOpt,
+    allow,
     command,
 )
 from .output import check_out, print_json, say, user_errors, write_report
@@ -64,6 +66,7 @@ def run(
     key: KeyOpt = None,
     backend: BackendOpt = Backend.local,
     ray_address: RayAddressOpt = None,
+    allow_module: AllowOpt = None,
 ) -> None:
     """Run a workflow file and show its progress and a summary.
 
@@ -71,6 +74,7 @@ def run(
     completed, 1 when the run failed, ended partial or exceeded its budget, 2 when the file is
     invalid, 130 on Ctrl-C.
     """
+    allow(allow_module)
     if server:  # the server runs it, with its own agents and store
         from .remote import remote_run
 
@@ -89,12 +93,13 @@ def _shorten(path: list[str], keep: int = 6) -> str:
     return " -> ".join(shown)
 
 
-def validate(file: FileArg, json_out: JsonOpt = False) -> None:
+def validate(file: FileArg, json_out: JsonOpt = False, allow_module: AllowOpt = None) -> None:
     """Check a workflow file without running it.
 
     Checks fields, dependencies, cycles, capabilities and handlers; prints the number of tasks
     and agents and the DAG's depth. Exit code 0 when valid, 2 when not.
     """
+    allow(allow_module)
     _, prepared = prepare(file, json_out)
     from ..spec import graph as _graph
 
@@ -133,12 +138,14 @@ def graph(
         GraphFormat,
         typer.Option("--format", "-f", help="mermaid (flowchart) or dot (Graphviz)."),
     ] = GraphFormat.mermaid,
+    allow_module: AllowOpt = None,
 ) -> None:
     """Print the workflow's DAG as Mermaid or Graphviz text.
 
     One node per task (its id and capability or agent); edges go from a dependency to its
     dependent. Render with e.g. `podium graph flow.yaml --format dot | dot -Tsvg > flow.svg`.
     """
+    allow(allow_module)
     with user_errors():
         from ..spec import graph as _graph
         from ..spec.diagram import render

@@ -59,6 +59,25 @@ def command(app: typer.Typer, fn: Callable[..., Any]) -> None:
     app.command(cls=Command, short_help=first_sentence(fn))(fn)
 
 
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-module",
+        metavar="MODULE",
+        help="The workflow may name code (handlers, pattern functions) from this module and its "
+        "submodules, besides its own folder's; repeat for more (also PODIUM_ALLOW_MODULES=a,b).",
+    ),
+]
+
+
+def allow(modules: list[str] | None) -> None:
+    """``--allow-module``: allowed for the rest of the command."""
+    if modules:
+        from .._utils.code import allow_for_process
+
+        allow_for_process(modules)
+
+
 ServerOpt = Annotated[
     str | None,
     typer.Option(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .options import Backend, BackendOpt, RayAddressOpt
+from .options import AllowOpt, Backend, BackendOpt, RayAddressOpt, allow
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -174,6 +174,7 @@ def resume(
     json_out: JsonOpt = False,
     backend: BackendOpt = Backend.local,
     ray_address: RayAddressOpt = None,
+    allow_module: AllowOpt = None,
 ) -> None:
     """Continue a recorded run that was interrupted or failed.
 
@@ -184,6 +185,7 @@ def resume(
     from .execute import execute
     from .output import say, user_errors
 
+    allow(allow_module)
     with user_errors(json_out):
         from ..orchestrator import Orchestrator
 

@@ -178,7 +178,10 @@ class Worker:
         if isinstance(handler, str):
             from .._utils.code import import_ref
 
-            handler = import_ref(handler, label=f"handler {handler!r}", field="handler")
+            # typed by the person starting the worker: their choice, not a file's
+            handler = import_ref(
+                handler, label=f"handler {handler!r}", field="handler", trusted=True
+            )
         if not callable(handler):
             raise ValidationError(f"handler {handler!r} is not callable.", field="handler")
         self.handler = handler

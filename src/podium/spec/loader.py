@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pydantic
 from pydantic import BaseModel
 
+from .._utils.code import allow_modules as allowing
+from .._utils.code import handler_packages
 from .._utils.json_values import json_problem
 from .._utils.limits import MAX_FILE_BYTES, excerpt
 from ..agents.agent import Agent
@@ -63,13 +66,32 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def load_workflow(path: str | os.PathLike[str]) -> Workflow:
-    """Load and validate a workflow file; handlers are imported relative to its folder."""
-    return parse_workflow(read_file(path), source=str(path))
+def load_workflow(
+    path: str | os.PathLike[str], *, allow_modules: Iterable[str] | None = None
+) -> Workflow:
+    """Load and validate a workflow file; handlers are imported from its folder.
+
+    The file may name code (handlers, pattern functions) from its own folder, its handlers'
+    package, or the modules in ``allow_modules`` (and ``PODIUM_ALLOW_MODULES``); see
+    docs/safety.md.
+    """
+    return parse_workflow(read_file(path), source=str(path), allow_modules=allow_modules)
 
 
-def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workflow:
-    """Validate a workflow mapping (as read from a file) and build the `Workflow`."""
+def parse_workflow(
+    data: dict[str, Any],
+    *,
+    source: str | None = None,
+    allow_modules: Iterable[str] | None = None,
+) -> Workflow:
+    """Validate a workflow mapping (as read from a file) and build the `Workflow`; code it
+    names comes from the file's folder (the current one without ``source``), its handlers'
+    package or ``allow_modules``."""
+    with allowing(allow_modules):
+        return _parse_workflow(data, source)
+
+
+def _parse_workflow(data: dict[str, Any], source: str | None) -> Workflow:
     try:
         spec = WorkflowSpec.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -95,6 +117,24 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
             )
         names.add(agent.name)
         wf.add_agent(agent)
+    with handler_packages(_handler_packages(spec.agents)):
+        _add_tasks(wf, spec, source, prefix)
+    return wf
+
+
+def _handler_packages(agents: list[dict[str, Any]]) -> set[str]:
+    """The packages of the workflow's handlers (``podium.demo`` for ``podium.demo.agents:f``;
+    the module itself when it is top-level): its pattern functions may come from there."""
+    out = set()
+    for raw in agents:
+        ref = raw.get("handler")
+        if isinstance(ref, str) and ":" in ref:
+            module = ref.partition(":")[0]
+            out.add(module.rpartition(".")[0] or module)
+    return out
+
+
+def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str) -> None:
     for t in spec.tasks:
         where = f"{prefix}task {excerpt(t.id)}: "
         options = t.options
@@ -138,7 +178,6 @@ def parse_workflow(data: dict[str, Any], *, source: str | None = None) -> Workfl
                 options=options,
             )
         )
-    return wf
 
 
 def build_agent(
