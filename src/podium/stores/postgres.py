@@ -77,6 +77,7 @@ class PostgresStore(Store):
         self.database = parts.path.lstrip("/") or None
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Future[None] | None = None
         self._seq: dict[str, int] = {}
 
     def _error(self, what: str) -> StoreError:
@@ -86,6 +87,19 @@ class PostgresStore(Store):
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return
+        # runs started together each open the store: one pool, opened once, for all of them
+        opening = self._opening
+        if opening is None or opening.get_loop() is not loop:
+            opening = self._opening = asyncio.ensure_future(self._open_once(loop))
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open_once(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._pool is not None and self._loop is loop:
             return
         if self._pool is not None:  # opened on another loop (run_sync twice): start over

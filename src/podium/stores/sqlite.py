@@ -80,6 +80,7 @@ class SQLiteStore(Store):
         self._writes: deque[tuple[Any, tuple[Any, ...], asyncio.Future[Any]]] = deque()
         self._draining = False
         self._lock = threading.Lock()
+        self._opening: asyncio.Future[None] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -148,6 +149,20 @@ class SQLiteStore(Store):
         return outcomes
 
     async def open(self) -> None:
+        # Runs started together each open the store: the first opens it, the others wait for
+        # that (two writer threads on one connection would nest transactions).
+        if self._thread is not None:
+            return
+        opening = self._opening
+        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
+            opening = self._opening = asyncio.ensure_future(self._open_once())
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open_once(self) -> None:
         if self._thread is not None:
             return
         thread = ThreadPoolExecutor(1, thread_name_prefix="podium-sqlite")
@@ -189,8 +204,8 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise self._error(f"cannot open it as a SQLite database: {exc}.") from None
         try:
-            self._check_and_migrate(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _when_unlocked(lambda: self._check_and_migrate(conn))
+            _when_unlocked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             conn.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -238,6 +253,8 @@ class SQLiteStore(Store):
             migrations.upgrade(f"sqlite:///{os.path.abspath(self.path)}")
         except Exception as exc:
             cause = getattr(exc, "orig", None) or exc
+            if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause):
+                raise cause from None  # another process is at it: _when_unlocked waits
             if isinstance(cause, sqlite3.DatabaseError):
                 raise self._corrupt(cause) from None
             raise self._error(f"cannot create the podium schema: {cause}.") from None
@@ -519,6 +536,22 @@ class SQLiteStore(Store):
             (owner,),
         )
         return [r[0] for r in rows]
+
+
+def _when_unlocked(step: Any) -> Any:
+    """``step()``, again while another process holds a lock SQLite does not wait for by
+    itself (switching a new file to WAL, reading the schema while another process creates
+    it), for up to BUSY_TIMEOUT seconds."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
