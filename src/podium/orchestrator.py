@@ -35,7 +35,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Orchestrator"]
 
-_KEEP_RUNS = 100  # finished runs kept for status() lookups
+# status() answers for finished runs from memory: the latest runs, up to _KEEP_RUNS of them and
+# _KEEP_TASKS tasks in all (a run bigger than that is not kept), so a process that runs many
+# or huge workflows holds a bounded amount; recorded runs can always be read from the store
+_KEEP_RUNS = 100
+_KEEP_TASKS = 10_000
 BACKENDS = ("local", "ray")
 
 
@@ -79,6 +83,7 @@ class Orchestrator(LiveAgents):
         self._pool: ThreadPoolExecutor | None = None
         self._active: dict[str, Run] = {}
         self._finished: OrderedDict[str, RunResult] = OrderedDict()
+        self._kept_tasks = 0  # tasks of the runs in _finished
         self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
         self.pools: dict[str, AgentPool] = {}
         self._supervisor = Supervisor(self)
@@ -471,7 +476,12 @@ class Orchestrator(LiveAgents):
     # -- reading ---------------------------------------------------------------------------
 
     def status(self, task_id: str, run_id: str | None = None) -> TaskResult | None:
-        """A task's live status in a running run (or a recent one); None if unknown."""
+        """A task's live status in a running run (or a recent one); None if unknown.
+
+        Finished runs are kept for this in memory only while they are recent and small: the
+        last 100 runs, 10,000 tasks in all. Read older or bigger runs from the store
+        (``await orch.store.transitions(run_id)``, or ``podium status RUN --db FILE``).
+        """
         if run_id is not None:
             run = self._active.get(run_id)
             if run is not None:
@@ -600,9 +610,14 @@ class Orchestrator(LiveAgents):
         t["failed"] += run.n_failed
         t["skipped"] += run.n_skipped
         t["cancelled"] += run.n_cancelled
-        self._finished[run.run_id] = run.result()
-        while len(self._finished) > _KEEP_RUNS:
-            self._finished.popitem(last=False)
+        result = run.result()
+        if len(result.tasks) > _KEEP_TASKS:
+            return
+        self._finished[run.run_id] = result
+        self._kept_tasks += len(result.tasks)
+        while len(self._finished) > _KEEP_RUNS or self._kept_tasks > _KEEP_TASKS:
+            _, old = self._finished.popitem(last=False)
+            self._kept_tasks -= len(old.tasks)
 
 
 def _add_sink(run: Run, sink: Callable[[str, Any], None]) -> None:
