@@ -296,6 +296,15 @@ def test_run_page_shows_tasks_change_state_and_a_failure_with_its_traceback(page
     page.keyboard.press("Escape")
     assert page.query_selector(".drawer") is None
     assert axe_serious(page) == []
+    page.keyboard.press("t")
+    assert axe_serious(page) == []
+    shot(page, "run-other-theme")
+    # the HTML report opens from the page (fetched with the key, shown from a blob)
+    page.evaluate("window.open = (url) => { window.__opened = url; }")
+    page.click("text=HTML report")
+    page.wait_for_function("!!window.__opened")
+    report = page.evaluate("async () => (await fetch(window.__opened)).text()")
+    assert run_id in report and "shaky" in report
 
 
 def test_cancel_and_resume_a_run_from_its_page(page, server):  # type: ignore[no-untyped-def]

@@ -298,8 +298,7 @@ export class Dag {
           text.push([t.id, b.x, b.y + b.h + 9 / this.scale, Math.max(b.w, 100 / this.scale), col.muted, "11px"]);
         } else if (labels) {
           const mark = st === "failed" ? "✕ " : st === "completed" ? "✓ " : "";
-          text.push([mark + t.id, b.x + 6, b.y + b.h / 2, b.w - 12,
-            st === "skipped" || st === "pending" || st === "ready" ? col.text : "#fff", "12px"]);
+          text.push([mark + t.id, b.x + 6, b.y + b.h / 2, b.w - 12, ink(col[st] || col.pending), "12px"]);
         }
         continue;
       }
@@ -339,6 +338,24 @@ export class Dag {
       g.fillText(clip(g, t, width * this.scale), x * this.scale + this.tx, y * this.scale + this.ty);
     }
   }
+}
+
+const inks = new Map();
+
+/** Dark or white text, whichever reads better on the colour `hex` (#rrggbb). */
+function ink(hex) {
+  let out = inks.get(hex);
+  if (out === undefined) {
+    const [r, g, b] = [1, 3, 5].map((i) => {
+      const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    // contrast with white (1.05 / (lum + .05)) against with near-black ((lum + .05) / .0568)
+    out = 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0568 ? "#ffffff" : "#10131a";
+    inks.set(hex, out);
+  }
+  return out;
 }
 
 function clip(g, text, width) {

@@ -123,7 +123,7 @@ export function runPage(el, runId) {
     }
     changed();
     if (ended) setTimeout(reload, 300);
-  });
+  }, "0"); // from the first of this run's events the server still keeps: the feed's history
 
   async function reload() {
     try { doc = await api(`/api/v1/runs/${enc}?tasks=true`); } catch (e) { return; }
