@@ -56,6 +56,12 @@ class Orchestrator(LiveAgents):
     ``backend="ray"`` runs every agent whose work is Python code (functions, classes, ``kind:
     python``) in Ray actors (see docs/ray.md), on the cluster at ``ray_address`` (``auto``,
     ``ray://host:10001``; default ``RAY_ADDRESS`` or a local Ray instance).
+
+    What handlers print and log is kept with their tasks (``TaskResult.logs``, the store,
+    ``podium logs``) unless ``capture_logs=False``; ``echo_logs=False`` stops it from also
+    reaching this process's stdout and stderr. ``tracing`` turns OpenTelemetry spans on or
+    off (or gives the ``TracerProvider`` to use); by default they are on when the ``OTEL_*``
+    variables ask for them (see docs/logs.md).
     """
 
     def __init__(
@@ -68,6 +74,9 @@ class Orchestrator(LiveAgents):
         backend: str = "local",
         ray_address: str | None = None,
         allow_modules: Iterable[str] | None = None,
+        capture_logs: bool = True,
+        echo_logs: bool = True,
+        tracing: Any = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValidationError(
@@ -78,6 +87,12 @@ class Orchestrator(LiveAgents):
         # modules workflow files may name besides their own folder's (docs/safety.md)
         self.allow_modules: tuple[str, ...] = tuple(allow_modules or ())
         self.agents: dict[str, Agent] = {}
+        # what handlers print and log is kept with their tasks (TaskResult.logs, the store,
+        # `podium logs`); with echo_logs it also still reaches this process's stdout/stderr
+        self.capture_logs = capture_logs
+        self.echo_logs = echo_logs
+        # OpenTelemetry spans per run and attempt: None decides from OTEL_* (engine.tracing)
+        self.tracing = tracing
         self.strategy = strategy
         self._max_threads = max_threads or min(64, (os.cpu_count() or 1) * 8)
         self._pool: ThreadPoolExecutor | None = None
@@ -251,6 +266,8 @@ class Orchestrator(LiveAgents):
 
         With a store, the run is recorded first (see `record`) and its final state last.
         """
+        run.capture_logs = self.capture_logs
+        run.echo_logs = self.echo_logs
         try:
             await self._setup_agents(run.agents.values())
         except BaseException:
@@ -270,6 +287,14 @@ class Orchestrator(LiveAgents):
             if a.heartbeat_timeout:  # the heartbeat clock starts with the run
                 a.last_heartbeat = max(a.last_heartbeat, now)
         self._supervisor.start()
+        if self.tracing is not False:
+            from .engine import tracing
+
+            provider = None if self.tracing in (None, True) else self.tracing
+            if not tracing.enabled(self.tracing):
+                self.tracing = False  # decided once: nothing to pay for on later runs
+            else:
+                _add_sink(run, tracing.listener(run, provider))
         for listen in self.listeners:
             sink = listen(run)
             if sink is not None:

@@ -93,6 +93,15 @@ def task_dict(t: Any) -> dict[str, Any]:
     usage = getattr(t, "usage", None)
     if usage:
         d["usage"] = rounded_usage(usage)
+    tb = getattr(t, "traceback", None)
+    if tb:
+        d["traceback"] = tb
+    logs = getattr(t, "logs", None)
+    if logs:
+        d["logs"] = [
+            {"at": iso(at), "attempt": attempt, "stream": stream, "text": text}
+            for at, attempt, stream, text in logs
+        ]
     return d
 
 
@@ -103,6 +112,9 @@ class TaskResult:
     """
 
     __slots__ = (
+        "_logs",
+        "_logs_dropped",
+        "_traceback",
         "_usage",
         "agent",
         "attempts",
@@ -157,6 +169,26 @@ class TaskResult:
     @usage.setter
     def usage(self, value: dict[str, Any] | None) -> None:
         self._usage = value
+
+    @property
+    def traceback(self) -> str | None:
+        """The formatted traceback of the last attempt, when it failed by raising (bounded:
+        the head and the last frames of a very long one); None otherwise."""
+        kept = getattr(self, "_traceback", None)
+        if kept is None or kept[0] != self.attempts or self.error is None:
+            return None
+        return kept[1]
+
+    @traceback.setter
+    def traceback(self, text: str | None) -> None:
+        self._traceback = None if text is None else (self.attempts, text)
+
+    @property
+    def logs(self) -> list[tuple[float, int, str, str]]:
+        """What the task printed, logged or wrote with `Context.log`, over all its attempts:
+        ``(at, attempt, stream, text)`` lines, ``stream`` one of ``stdout``, ``stderr``,
+        ``log`` and ``ctx`` (at most `podium.engine.logs.MAX_LINES`)."""
+        return getattr(self, "_logs", None) or []
 
     @property
     def duration(self) -> float | None:

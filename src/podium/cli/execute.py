@@ -53,7 +53,9 @@ def prepare(
             from ..engine.recorder import check_run_id
 
             check_run_id(run_id)
-        orch = Orchestrator(store=db, backend=backend, ray_address=ray_address)
+        orch = Orchestrator(
+            store=db, backend=backend, ray_address=ray_address, echo_logs=not json_out
+        )
         wf = load_workflow(path)
         if budget and any(v is not None for v in budget.values()):
             from ..spec.workflow import check_budget

@@ -327,8 +327,85 @@ def summary(result: RunResult, limit: int = SUMMARY_ROWS) -> None:
     more = len(result.tasks) - len(rows)
     if more > 0:
         say(f"... {plural(more, 'more task')} (use --json to see every task)", stderr=False)
+    failure_details(list(result.tasks.values()))
     for line in usage_lines(getattr(result, "stats", None) or {}):
         say(line, stderr=False)
+
+
+FAILURE_DETAILS = 3  # failed tasks whose traceback's last frames the summary shows
+LOG_TAIL = 5  # and their last log lines
+
+
+def failure_details(tasks: list[Any], limit: int = FAILURE_DETAILS) -> None:
+    """Under the summary: why the first failed tasks failed (the last frames of their
+    traceback and the last lines they wrote), on stdout."""
+    from rich.text import Text
+
+    from ..engine.tracebacks import last_frames
+
+    failed = [t for t in tasks if getattr(t, "traceback", None) or _failed_with_logs(t)]
+    out = console()
+    for t in failed[:limit]:
+        out.print(Text(f"\n{t.id} failed: {t.error}", style="red"), soft_wrap=True)
+        tb = getattr(t, "traceback", None)
+        if tb:
+            out.print(Text(last_frames(tb)), soft_wrap=True, highlight=False)
+        logs = getattr(t, "logs", None) or []
+        if logs:
+            out.print(Text(f"  last lines it wrote (podium logs RUN --task {t.id}):"))
+            for _, attempt, stream, text in logs[-LOG_TAIL:]:
+                out.print(Text(f"    #{attempt} {stream}: {text}".rstrip()), soft_wrap=True)
+    if len(failed) > limit:
+        say(f"... {plural(len(failed) - limit, 'more failure')} (podium status RUN --task ID)")
+
+
+def task_detail(doc: dict[str, Any], tid: str, json_out: bool) -> None:
+    """One task of a run document (``podium status RUN --task ID``): its state, error, whole
+    traceback and every line it wrote. An unknown id is an error (exit 2)."""
+    from rich.text import Text
+
+    from .._utils.text import did_you_mean
+    from ..errors import ValidationError
+
+    tasks = doc.get("tasks") or {}
+    if tid not in tasks:
+        with user_errors(json_out):
+            raise ValidationError(
+                f"run {doc.get('run_id')} has no task {tid!r}.{did_you_mean(tid, tasks)}",
+                field="task",
+            )
+    t = tasks[tid]
+    if json_out:
+        print_json({"run_id": doc.get("run_id"), "task": tid, **t})
+        return
+    out = console()
+    status = str(t.get("status"))
+    head = Text(f"{tid}  ")
+    head.append(status, style=f"bold {STYLES.get(status, '')}")
+    head.append(f"  agent {t.get('agent') or '-'}  attempts {t.get('attempts')}")
+    out.print(head, soft_wrap=True)
+    for name in ("started_at", "finished_at"):
+        if t.get(name):
+            out.print(Text(f"{name.replace('_', ' ')}: {t[name]}"), soft_wrap=True)
+    if t.get("error"):
+        out.print(Text(f"error: {t['error']}", style="red"), soft_wrap=True)
+    if t.get("traceback"):
+        out.print(Text(t["traceback"].rstrip("\n")), soft_wrap=True, highlight=False)
+    if t.get("result") is not None:
+        import json
+
+        out.print(Text("result: " + json.dumps(t["result"], default=str)), soft_wrap=True)
+    logs = t.get("logs") or []
+    if logs:
+        out.print(Text(f"logs ({len(logs)} lines):"))
+        for line in logs:
+            when = (line.get("at") or "-").replace("T", " ")[:23]
+            text = f"  {when}  #{line.get('attempt')} {line.get('stream')}: {line.get('text')}"
+            out.print(Text(text.rstrip()), soft_wrap=True, highlight=False)
+
+
+def _failed_with_logs(t: Any) -> bool:
+    return str(t.status) == "failed" and bool(getattr(t, "logs", None))
 
 
 def money(cost: float) -> str:

@@ -187,11 +187,16 @@ def remote_runs(server: str, key: str | None, json_out: bool, limit: int) -> Non
     console().print(table)
 
 
-def remote_status(run_id: str, server: str, key: str | None, json_out: bool) -> None:
-    from .output import print_json, summary, user_errors
+def remote_status(
+    run_id: str, server: str, key: str | None, json_out: bool, task: str | None = None
+) -> None:
+    from .output import print_json, summary, task_detail, user_errors
 
     with user_errors(json_out), _client(server, key) as client:
         doc = client.status(run_id)
+    if task is not None:
+        task_detail(doc, task, json_out)
+        return
     if json_out:
         print_json(doc)
         return

@@ -103,6 +103,21 @@ class Context:
         tail = streams.get(self._rec.id, "") + text
         streams[self._rec.id] = tail[-_STREAM_TAIL:]
 
+    def log(self, message: str, **fields: Any) -> None:
+        """Write one line to this task's log (shown by `podium logs`, kept in the run's store
+        and report), with optional structured ``fields`` (appended as JSON).
+
+        >>> ctx.log("fetched page", url=url, bytes=len(body))
+        """
+        from .logs import emit
+
+        text = str(message)
+        if fields:
+            import json
+
+            text += " " + json.dumps(fields, default=str, ensure_ascii=False)
+        emit(self, "ctx", text)
+
     # -- messaging -----------------------------------------------------------------------
 
     @property

@@ -49,6 +49,7 @@ from ..spec.workflow import Task, Workflow
 from .budget import Budget, BudgetScheduler
 from .context import Context
 from .live import LiveRun
+from .logs import CURRENT, capturing, flush_partial
 from .prepare import build_records, order_records, rank_records
 from .scheduler import Scheduler, Strategy
 from .status import (
@@ -61,6 +62,7 @@ from .status import (
     RUNNING,
     SKIPPED,
 )
+from .tracebacks import format_traceback
 from .usage import usage_stats
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
@@ -104,6 +106,10 @@ def _rest(coro: Any, first: Any) -> Any:
 
 class Run(LiveRun):
     """Executes one workflow on a set of agents. Use `Orchestrator.run`; this is the engine."""
+
+    capture_logs = False  # send what handlers print and log to their tasks (engine.logs)
+    echo_logs = True  # and still write what they print to the real stdout/stderr
+    on_log: Callable[[str, tuple[Any, ...]], None] | None = None  # each captured line, live
 
     def __init__(
         self,
@@ -277,17 +283,25 @@ class Run(LiveRun):
             rec.status = READY
             push(rec)
         self._roots = []
-        self._dispatch()
+        capture = self.capture_logs
+        if capture:
+            capturing(True)
         try:
-            if self._remaining:
-                await self._done
-        except asyncio.CancelledError:
-            self._cancelled = True
-            self._stop("the run was cancelled")
+            self._dispatch()
+            try:
+                if self._remaining:
+                    await self._done
+            except asyncio.CancelledError:
+                self._cancelled = True
+                self._stop("the run was cancelled")
+                await self._join_workers()
+                self._close()
+                raise
             await self._join_workers()
-            self._close()
-            raise
-        await self._join_workers()
+        finally:
+            if capture:
+                flush_partial(self)
+                capturing(False)
         self._close()
         return self.result()
 
@@ -330,7 +344,10 @@ class Run(LiveRun):
     def _spawn(self) -> None:
         self._active += 1
         # every worker starts from the run's own context, whoever needed it (see _drain)
-        worker = self._loop.create_task(self._drain(), context=self._ctx.copy())  # type: ignore[union-attr]
+        context = self._ctx.copy()
+        if self.capture_logs:  # the slot naming the handler this worker runs (engine.logs)
+            context.run(CURRENT.set, [None])
+        worker = self._loop.create_task(self._drain(), context=context)  # type: ignore[union-attr]
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
 
@@ -354,6 +371,7 @@ class Run(LiveRun):
         suspends = self._suspends
         streak = 0
         retire = False
+        running = CURRENT.get() if self.capture_logs else None  # see _spawn
         try:
             while queue:
                 rec, agent = queue.popleft()
@@ -375,6 +393,8 @@ class Run(LiveRun):
                 if sink is not None:
                     sink("start", rec)
                 ctx = Context(self, rec, agent.name, attempt)
+                if running is not None:  # what the handler prints or logs lands on its task
+                    running[0] = ctx
                 executor = agent.executor
                 aw: Any = None
                 if executor == "thread":
@@ -642,7 +662,12 @@ class Run(LiveRun):
         self.n_running -= 1
         if type(exc) is _Raised:
             exc = exc.exc
-        rec.error = error or _describe(exc)
+        if error is None:
+            rec.error = _describe(exc)
+            if exc.__traceback__ is not None:
+                self._keep_traceback(rec, exc)
+        else:
+            rec.error = error
         if _DEBUG:
             import logging
 
@@ -675,6 +700,11 @@ class Run(LiveRun):
         else:
             self._skip_dependents(rec)
         self._settled()
+
+    def _keep_traceback(self, rec: TaskResult, exc: BaseException) -> None:
+        text = format_traceback(exc)
+        if text is not None:
+            rec.traceback = text  # a recorder stores it with the attempt's end (engine.recorder)
 
     def _retry(self, rec: TaskResult) -> None:
         rec.timer = None
@@ -836,7 +866,11 @@ class _Raised(Exception):
 
 
 def _in_thread(fn: Callable[[Any], Any], ctx: Any) -> Any:
-    """Call a sync handler in a worker thread."""
+    """Call a sync handler in a worker thread, with a log slot of its own when its run
+    captures: it may go on after its worker gave up on it (a timeout), and must not write on
+    the next handler's (engine.logs)."""
+    if CURRENT.get() is not None:
+        CURRENT.set([ctx])
     try:
         return fn(ctx)
     except StopIteration as exc:  # a Future refuses it ("interacts badly with generators")

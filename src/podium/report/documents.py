@@ -75,9 +75,13 @@ def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, An
 
 def history(transitions: list[Transition]) -> list[dict[str, Any]]:
     """The run's history as events in the order they happened: each attempt's start (also
-    when the store folded it into the attempt's end) and each state change."""
+    when the store folded it into the attempt's end), each state change (a failed attempt
+    with its ``traceback``), each line a task wrote (``event: log``, with ``stream`` and
+    ``text``) and run-level events."""
     from ..result import iso
+    from ..stores.base import link_tracebacks
 
+    link_tracebacks(transitions)
     events: list[tuple[float, int, dict[str, Any]]] = []
     started: set[tuple[str, int | None]] = set()
     last = 0.0  # skipped tasks carry no time: they happened when the row before them did
@@ -86,6 +90,20 @@ def history(transitions: list[Transition]) -> list[dict[str, Any]]:
         if t.at is not None:
             last = max(last, t.at)
         if t.task_id is None:
+            data = t.result if isinstance(t.result, dict) else {}
+            if t.note == "traceback":
+                continue  # shown with its attempt's failure
+            if t.note == "log":
+                ev = {
+                    "at": iso(t.at),
+                    "event": "log",
+                    "task": data.get("task"),
+                    "attempt": data.get("attempt"),
+                    "stream": data.get("stream"),
+                    "text": data.get("text"),
+                }
+                events.append((t.at or last, t.seq, ev))
+                continue
             ev = {"at": iso(t.at), "event": t.note, "task": None, "data": t.result}
             events.append((t.at or last, t.seq, ev))
             continue
@@ -112,6 +130,8 @@ def history(transitions: list[Transition]) -> list[dict[str, Any]]:
             "error": t.error,
             "note": t.note,
         }
+        if t.traceback:
+            ev["traceback"] = t.traceback
         events.append((t.at or last, t.seq, ev))
     events.sort(key=lambda e: (e[0], e[1]))
     return [e[2] for e in events]

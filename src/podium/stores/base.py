@@ -123,6 +123,7 @@ class Transition:
     result: Any = None
     error: str | None = None
     note: str | None = None
+    traceback: str | None = None  # of a failed attempt (see `link_tracebacks`), not a column
 
     @property
     def at(self) -> float | None:
@@ -158,6 +159,8 @@ class TaskState:
     finished_at: float | None = None
     note: str | None = None
     usage: dict[str, Any] | None = None  # model calls' tokens, cost, latency (all attempts)
+    traceback: str | None = None  # the last attempt's, when it failed by raising
+    logs: list[tuple[float, int, str, str]] | None = None  # (at, attempt, stream, text)
 
     def to_dict(self) -> dict[str, Any]:
         return task_dict(self)
@@ -193,16 +196,25 @@ def fold(transitions: list[Transition]) -> dict[str, TaskState]:
     """Task states rebuilt from a run's transitions, in order. Run-level ``usage`` events
     (model calls a task reported) add up on the task they name."""
     states: dict[str, TaskState] = {}
+    tracebacks: dict[str, tuple[Any, str]] = {}
     for t in transitions:
         tid = t.task_id
         if tid is None:
-            if t.note == "usage" and isinstance(t.result, dict):
-                owner = t.result.get("task")
-                if isinstance(owner, str):
-                    s = states.get(owner)
-                    if s is None:
-                        s = states[owner] = TaskState(owner)
-                    s.usage = add_usage(s.usage, t.result)
+            data = t.result
+            owner = data.get("task") if isinstance(data, dict) else None
+            if not isinstance(owner, str) or t.note not in _TASK_EVENTS:
+                continue
+            s = states.get(owner)
+            if s is None:
+                s = states[owner] = TaskState(owner)
+            if t.note == "usage":
+                s.usage = add_usage(s.usage, data)
+            elif t.note == "traceback":
+                tracebacks[owner] = (data.get("attempt"), str(data.get("traceback")))
+            else:  # log
+                if s.logs is None:
+                    s.logs = []
+                s.logs.append(_log_line(t.at, data))
             continue
         s = states.get(tid)
         if s is None:
@@ -216,7 +228,39 @@ def fold(transitions: list[Transition]) -> dict[str, TaskState]:
         s.result = t.result if t.status == "completed" else None
         s.error = t.error
         s.note = t.note
+    for tid, (attempt, text) in tracebacks.items():
+        s = states[tid]
+        if attempt == s.attempts and s.error is not None and s.status != "completed":
+            s.traceback = text
     return states
+
+
+_TASK_EVENTS = frozenset(("usage", "traceback", "log"))
+
+
+def _log_line(at: float | None, data: dict[str, Any]) -> tuple[float, int, str, str]:
+    attempt = data.get("attempt")
+    return (
+        at or 0.0,
+        attempt if isinstance(attempt, int) else 0,
+        str(data.get("stream", "log")),
+        str(data.get("text", "")),
+    )
+
+
+def link_tracebacks(transitions: list[Transition]) -> list[Transition]:
+    """Give each failed or retrying transition the traceback its attempt recorded (a
+    run-level ``traceback`` event); returns ``transitions``."""
+    found: dict[tuple[Any, Any], str] = {}
+    for t in transitions:
+        if t.task_id is None and t.note == "traceback" and isinstance(t.result, dict):
+            data = t.result
+            found[(data.get("task"), data.get("attempt"))] = str(data.get("traceback"))
+    if found:
+        for t in transitions:
+            if t.task_id is not None and t.status in ("failed", "retrying"):
+                t.traceback = found.get((t.task_id, t.attempt))
+    return transitions
 
 
 def tally(pairs: Any, total: int) -> dict[str, int]:
