@@ -102,6 +102,8 @@ class Recorder:
                         rec.error,
                     )
                 )
+                if rec.error is not None:
+                    _traceback(rec)
             elif kind == "start":
                 app((rec.id, "running", rec.attempts, rec.agent, rec.started_at))
             elif kind == "retry":
@@ -109,9 +111,25 @@ class Recorder:
                     (rec.id, "retrying", rec.attempts, rec.agent, rec.started_at,
                      rec.finished_at, rec.error)
                 )  # fmt: skip
+                _traceback(rec)
             elif kind == "event":
                 app(rec)  # a dict from Run.event()
             # "run": the run ended; the orchestrator closes the recorder next
+
+        def _traceback(rec: Any) -> None:
+            # a failed attempt's traceback, as a run-level event (stores.base.fold and
+            # link_tracebacks put it back on the task and its transition)
+            tb = rec.traceback
+            if tb is not None:
+                app(
+                    {
+                        "event": "traceback",
+                        "at": rec.finished_at,
+                        "task": rec.id,
+                        "attempt": rec.attempts,
+                        "traceback": tb,
+                    }
+                )
 
         return sink
 
