@@ -169,6 +169,7 @@ def test_podium_run_exports_over_otlp(tmp_path) -> None:  # type: ignore[no-unty
         env = {
             **os.environ,
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "60",  # a loaded CI machine: do not give up early
         }
         done = subprocess.run(
             [sys.executable, "-m", "podium", "run", "flow.yaml"],
@@ -176,9 +177,9 @@ def test_podium_run_exports_over_otlp(tmp_path) -> None:  # type: ignore[no-unty
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
     finally:
         server.shutdown()
-    assert sorted(names) == ["podium run otlp", "podium task a", "podium task b"]
+    assert sorted(names) == ["podium run otlp", "podium task a", "podium task b"], done.stderr

@@ -1,11 +1,13 @@
 """Task logs: what a handler prints, logs or writes with ``ctx.log``, kept with its task.
 
 Tasks run concurrently on one loop and in threads, so a line belongs to the task whose context
-wrote it: the worker makes the attempt's `Context` current (a context variable, which asyncio
-Tasks and the executor's threads inherit) before it calls the handler. While any run captures,
+wrote it. Each worker of a capturing run holds a one-item list in a context variable (which
+asyncio Tasks and the executor's threads inherit) and puts the attempt's `Context` in it before
+it calls the handler; a worker is its handler's Task for the handler's whole life, so the slot
+names the right attempt until the handler ends. While any run captures,
 ``sys.stdout`` and ``sys.stderr`` are proxies that send a line written under a current context
 to that task, and everything else to the real stream; a handler on the root logger does the
-same for log records. A task that writes nothing pays one context-variable set per attempt.
+same for log records. A task that writes nothing pays one list store per attempt.
 
 Each task keeps at most `MAX_LINES` lines of at most `MAX_LINE` characters; past that it keeps a
 count of what it dropped. Lines are ``(at, attempt, stream, text)`` with ``stream`` one of
@@ -31,7 +33,14 @@ __all__ = ["CURRENT", "MAX_LINE", "MAX_LINES", "capturing", "emit", "flush_parti
 MAX_LINES = 1000  # per task, over all its attempts
 MAX_LINE = 4000  # characters of one line
 
-CURRENT: ContextVar[Context | None] = ContextVar("podium_task", default=None)
+CURRENT: ContextVar[list[Any] | None] = ContextVar("podium_task", default=None)
+
+
+def current() -> Context | None:
+    """The attempt whose handler is running in this Task or thread, if its run captures."""
+    slot = CURRENT.get()
+    return None if slot is None else slot[0]
+
 
 _lock = threading.Lock()
 _users = 0  # runs capturing now (several runs can share a process)
@@ -80,7 +89,7 @@ class _Stream(io.TextIOBase):
         self._partial: dict[Context, str] = {}  # text an attempt wrote without a newline
 
     def write(self, s: str) -> int:
-        ctx = CURRENT.get()
+        ctx = current()
         if ctx is None or not ctx._run.capture_logs:
             return self._real.write(s)
         text = self._partial.pop(ctx, "") + s
@@ -99,7 +108,7 @@ class _Stream(io.TextIOBase):
         return len(s)
 
     def flush(self) -> None:
-        ctx = CURRENT.get()
+        ctx = current()
         if ctx is None or not ctx._run.capture_logs:
             self._real.flush()
 
@@ -133,7 +142,7 @@ class _Handler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        ctx = CURRENT.get()
+        ctx = current()
         if ctx is None or not ctx._run.capture_logs:
             return
         try:
