@@ -92,6 +92,9 @@ def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     except PodiumError as exc:  # e.g. an agent's setup() failed
         return report_error(exc, json_out)
     code = report_run(run, json_out, stop, orch.store)
+    from ..engine import tracing
+
+    tracing.flush()  # before a fast exit can skip the SDK's exit hook
     if threads_linger():
         # a sync handler that timed out (or was cancelled) still runs in its thread: the run
         # is over and recorded, so the process should not wait for it once the command ends

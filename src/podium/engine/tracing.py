@@ -15,13 +15,14 @@ is on, so a process that does not trace pays nothing: `enabled` says whether it 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["enabled", "listener"]
+__all__ = ["enabled", "flush", "listener"]
 
 _ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 _configured = False
@@ -42,13 +43,12 @@ def enabled(choice: Any = None) -> bool:
     exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
     if exporter.strip().lower() == "none" or os.environ.get("OTEL_SDK_DISABLED") == "true":
         return False
-    if not _installed():
-        return False
     if exporter or any(os.environ.get(v) for v in _ENV):
-        return True
-    from opentelemetry import trace
-
-    return not _is_default(trace.get_tracer_provider())
+        return _installed()
+    # an application that set a tracer provider imported the API already: do not import it
+    # (tens of milliseconds) just to find out nobody traces
+    trace = sys.modules.get("opentelemetry.trace")
+    return trace is not None and not _is_default(trace.get_tracer_provider())
 
 
 def _is_default(provider: Any) -> bool:
@@ -84,6 +84,15 @@ def _provider() -> Any:
     trace.set_tracer_provider(provider)
     _configured = True
     return trace.get_tracer_provider()
+
+
+def flush(timeout: float = 30.0) -> None:
+    """Send the spans still buffered, when podium set the tracer provider up itself (the
+    command line calls this before it exits, which may skip the SDK's own exit hook)."""
+    if _configured:
+        from opentelemetry import trace
+
+        trace.get_tracer_provider().force_flush(int(timeout * 1000))  # type: ignore[attr-defined]
 
 
 def listener(run: Run, provider: Any = None) -> Callable[[str, Any], None]:
