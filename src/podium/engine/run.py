@@ -12,8 +12,9 @@ of it directly (``yield from``: no Python code between the Task and the handler'
 the worker is the handler's Task for the rest of its life (``asyncio.timeout``, cancel scopes
 and ``current_task()`` behave as usual), and if work is still queued a fresh worker takes
 over the queue. Once an agent's handler has suspended, the run awaits that agent's handlers
-from their first step (no step by hand, no wrapper). When a handler finishes and the next ready task can only go to its agent,
-the worker takes that task on the same capacity unit (`Scheduler.handoff`).
+from their first step (no step by hand, no wrapper). When a handler finishes and the next
+ready task can only go to its agent, the worker takes that task on the same capacity unit
+(`Scheduler.handoff`).
 
 Handlers run in their worker's context; a worker whose handler left a context variable set
 retires (a fresh copy of the run's context takes over), so each handler starts from the
