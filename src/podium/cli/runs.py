@@ -190,7 +190,10 @@ def resume(
         from ..orchestrator import Orchestrator
 
         orch = Orchestrator(
-            store=existing_store(_need_db(db)), backend=backend.value, ray_address=ray_address
+            store=existing_store(_need_db(db)),
+            backend=backend.value,
+            ray_address=ray_address,
+            echo_logs=not json_out,  # handlers' print() must not land before the JSON
         )
         run = asyncio.run(_prepare_resume(orch, run_id))
     if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded
