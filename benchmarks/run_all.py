@@ -1,7 +1,8 @@
 """Run every benchmark, each in its own process (so each measures its own raw-asyncio baseline).
 
 python benchmarks/run_all.py            # everything
-python benchmarks/run_all.py engine bus # only some: engine, await, store, bus, pipeline, llm, ray
+python benchmarks/run_all.py engine bus # only some: engine, await, store, bus, pipeline, llm,
+                                        # ray, adapters
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ BENCHES = {
     "pipeline": "bench_pipeline.py",
     "llm": "bench_llm.py",
     "ray": "bench_ray.py",
+    "adapters": "bench_adapters.py",
 }
 
 
