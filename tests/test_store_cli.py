@@ -209,7 +209,7 @@ def test_an_unreachable_or_missing_database_is_named(project: Path) -> None:
         port = s.getsockname()[1]
     url = f"postgresql://127.0.0.1:{port}/podium"
     p = podium_cli("runs", "--db", url, cwd=project)
-    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.returncode == 3 and "Traceback" not in p.stderr  # service unavailable
     assert f"error: {url}: cannot connect to PostgreSQL" in p.stderr
     missing = podium_cli("status", "x", "--db", str(project / "no" / "runs.db"), cwd=project)
     assert missing.returncode == 2 and "no such store file" in missing.stderr

@@ -28,6 +28,7 @@ from .agents.agent import AgentState as AgentState
 from .engine.context import Context as Context
 from .errors import BusError as BusError
 from .errors import BusTimeout as BusTimeout
+from .errors import BusUnavailable as BusUnavailable
 from .errors import CapabilityError as CapabilityError
 from .errors import CycleError as CycleError
 from .errors import HandlerError as HandlerError
@@ -36,7 +37,9 @@ from .errors import PodiumError as PodiumError
 from .errors import PodiumInternalError as PodiumInternalError
 from .errors import RemoteError as RemoteError
 from .errors import ResultError as ResultError
+from .errors import ServiceUnavailable as ServiceUnavailable
 from .errors import StoreError as StoreError
+from .errors import StoreUnavailable as StoreUnavailable
 from .errors import TaskFailed as TaskFailed
 from .errors import ValidationError as ValidationError
 from .llm.agent import LLMAgent as LLMAgent
@@ -85,6 +88,7 @@ __all__ = [
     "AgentState",
     "BusError",
     "BusTimeout",
+    "BusUnavailable",
     "CapabilityError",
     "Client",
     "Context",
@@ -102,7 +106,9 @@ __all__ = [
     "Retry",
     "RunResult",
     "RunStatus",
+    "ServiceUnavailable",
     "StoreError",
+    "StoreUnavailable",
     "Task",
     "TaskFailed",
     "TaskResult",

@@ -8,8 +8,12 @@
     ├── TaskFailed                           a handler raised and its retries are spent
     ├── ResultError (also TypeError)         a handler returned something that is not JSON
     ├── StoreError                           a run store cannot be opened, read or written
+    │   └── StoreUnavailable                 its server cannot be reached or went away
     ├── BusError                             a message bus cannot be reached or is closed
-    │   └── BusTimeout (also TimeoutError)    no reply to a request (or no message) in time
+    │   ├── BusTimeout (also TimeoutError)    no reply to a request (or no message) in time
+    │   └── BusUnavailable                   its server cannot be reached or went away
+    ├── ServiceUnavailable                   a service podium needs is away (exit code 3):
+    │                                        StoreUnavailable and BusUnavailable are ones
     ├── LLMError                             a model endpoint refused a call, or kept failing
     ├── RemoteError                          a podium server refused a request or is away
     └── PodiumInternalError                  an engine invariant broke: this is a podium bug
@@ -23,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "BusError",
     "BusTimeout",
+    "BusUnavailable",
     "CapabilityError",
     "CycleError",
     "HandlerError",
@@ -31,7 +36,9 @@ __all__ = [
     "PodiumInternalError",
     "RemoteError",
     "ResultError",
+    "ServiceUnavailable",
     "StoreError",
+    "StoreUnavailable",
     "TaskFailed",
     "ValidationError",
 ]
@@ -107,6 +114,20 @@ class StoreError(PodiumError):
 
 class BusError(PodiumError):
     """A message bus cannot be reached, or it (or a subscription) is closed."""
+
+
+class ServiceUnavailable(PodiumError):
+    """A service podium needs (the server of a store or a bus) cannot be reached, or went
+    away mid-run. Nothing is wrong with the input: try again once it is back (a recorded run
+    resumes with ``podium resume``). The command line exits with code 3."""
+
+
+class StoreUnavailable(StoreError, ServiceUnavailable):
+    """The store's server (PostgreSQL) cannot be reached, or the connection broke."""
+
+
+class BusUnavailable(BusError, ServiceUnavailable):
+    """The bus's server (Redis) cannot be reached, or the connection broke."""
 
 
 class BusTimeout(BusError, TimeoutError):

@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._utils.json_values import _ATOMS
-from ..errors import BusError, ValidationError
+from ..errors import BusError, BusUnavailable, ValidationError
 from ._redis_inbox import GROUP, RedisInbox, decode
 from .base import (
     ALL,
@@ -176,7 +176,10 @@ class RedisBus(Bus):
         return self._redis.Redis.from_url(self.url, protocol=2, **options)
 
     def _io_error(self, e: BaseException) -> BusError:
-        return BusError(
+        gone = isinstance(
+            e, self._redis.ConnectionError | self._redis.TimeoutError | OSError | ConnectionError
+        )
+        return (BusUnavailable if gone else BusError)(
             f"cannot talk to Redis at {self.url}: {str(e).rstrip('.')}. "
             "Start Redis or fix the bus URL.",
             field="bus",

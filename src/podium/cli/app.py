@@ -7,7 +7,8 @@ stderr. Exit codes:
     1    the run failed or ended partial
     2    invalid input: a bad workflow file, an unknown capability, a handler that cannot be
          imported, a usage error, a request a server refused
-    3    a server (--server) could not be reached or failed
+    3    a service is away: a podium server (--server), or the server of the store
+         (PostgreSQL) or of the bus (Redis), at the start or mid-run
     130  interrupted by Ctrl-C (SIGINT): running tasks were cancelled
     143  stopped by SIGTERM: running tasks were cancelled, as for Ctrl-C
 
@@ -38,6 +39,12 @@ app = typer.Typer(
 
 def main() -> None:
     """Console entry point (``podium``, ``python -m podium``)."""
+    import logging
+
+    # asyncpg logs its reconnection attempts with tracebacks when PostgreSQL goes away;
+    # podium reports the outage itself, in one line (exit code 3)
+    logging.getLogger("asyncpg").addHandler(logging.NullHandler())
+    logging.getLogger("asyncpg").propagate = False
     try:
         app(prog_name="podium")
     except SystemExit as exc:
@@ -67,8 +74,8 @@ def _root(
 ) -> None:
     """Orchestrate many agents: run DAG workflows of tasks routed by capability.
 
-    Exit codes: 0 completed, 1 failed or partial, 2 invalid input, 130 interrupted (Ctrl-C),
-    143 terminated (SIGTERM).
+    Exit codes: 0 completed, 1 failed or partial, 2 invalid input, 3 a service (server, store,
+    bus) is away, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     """
 
 

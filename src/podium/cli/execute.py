@@ -70,6 +70,7 @@ class Stop:
 
     signum: int | None = None
     count = 0
+    recorded = False  # the run is in the store: it can be resumed
 
 
 def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
@@ -80,7 +81,7 @@ def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
     and skips the rest, and the summary shows the run as cancelled (exit 128 + signal). A
     second signal stops waiting for handlers that ignore cancellation; a third quits at once.
     """
-    from ..errors import PodiumError, PodiumInternalError
+    from ..errors import PodiumError, PodiumInternalError, ServiceUnavailable
 
     stop = Stop()
     try:
@@ -89,8 +90,11 @@ def execute(orch: Orchestrator, run: Run, json_out: bool) -> int:
         stop.signum = stop.signum or signal.SIGINT
     except PodiumInternalError:
         raise
-    except PodiumError as exc:  # e.g. an agent's setup() failed
-        return report_error(exc, json_out)
+    except PodiumError as exc:  # e.g. an agent's setup() failed, or the store went away
+        code = report_error(exc, json_out)
+        if isinstance(exc, ServiceUnavailable):
+            after_outage(run.run_id, orch.store if stop.recorded else None)
+        return code
     code = report_run(run, json_out, stop, orch.store)
     from ..engine import tracing
 
@@ -140,6 +144,20 @@ def next_step(run_id: str, status: str, store: Store | None, *, interrupted: boo
         say("nothing was recorded (no --db): run it again, with --db FILE to make it resumable")
 
 
+def after_outage(run_id: str, store: Store | None) -> None:
+    """After a store or bus went away mid-run: how to continue, on stderr."""
+    url = getattr(store, "url", "") if store is not None else ""
+    if url and url != "memory":
+        from ..stores.base import redact
+
+        say(
+            f"the run was stopped; once the service is back, "
+            f"`podium resume {run_id} --db {redact(url)}` runs the tasks that did not complete"
+        )
+    else:
+        say("nothing of the run was recorded: run it again once the service is back")
+
+
 def threads_linger() -> bool:
     """Whether a thread (a sync handler still running) would hold the interpreter's exit."""
     import threading
@@ -171,6 +189,7 @@ async def drive(orch: Orchestrator, run: Run, json_out: bool, stop: Stop) -> Non
 
     if orch.store is not None:
         await orch.record(run)  # recorded before its id is printed, so it can be resumed
+        stop.recorded = True
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

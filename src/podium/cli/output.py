@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
-EXIT_SERVICE = 3  # a server or service could not be reached
+EXIT_SERVICE = 3  # a service is away: a podium server, a store's or a bus's server
 EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 128 + 15
 
 SUMMARY_ROWS = 50  # rows of the summary table before it says "... N more"
@@ -62,8 +62,17 @@ def say(text: str, *, stderr: bool = True, style: str | None = None) -> None:
 
 
 def exit_code_for(exc: PodiumError) -> int:
-    from ..errors import CapabilityError, HandlerError, RemoteError, StoreError, ValidationError
+    from ..errors import (
+        CapabilityError,
+        HandlerError,
+        RemoteError,
+        ServiceUnavailable,
+        StoreError,
+        ValidationError,
+    )
 
+    if isinstance(exc, ServiceUnavailable):  # a store's or bus's server is away
+        return EXIT_SERVICE
     if isinstance(exc, (ValidationError, CapabilityError, HandlerError, StoreError)):
         return EXIT_INPUT
     if isinstance(exc, RemoteError):  # a server refused (4xx: the request) or is away

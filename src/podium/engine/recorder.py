@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreError, ValidationError
+from ..errors import StoreError, StoreUnavailable, ValidationError
 from ..result import TaskStatus
 from ..stores.base import CacheEntry, RunRecord, Store, TaskState, owner_id
 from ..stores.definition import describe
@@ -197,12 +197,13 @@ class Recorder:
         if self.error is not None:
             err = self.error
             if isinstance(err, StoreError):
-                raise StoreError(
+                raise type(err)(
                     f"{err.message} The run was stopped: its last transitions are not recorded.",
                     file=err.file,
                     field=err.field,
                 ) from err
-            raise StoreError(
+            kind = StoreUnavailable if isinstance(err, OSError | ConnectionError) else StoreError
+            raise kind(
                 f"{self.store.url}: recording run {self.run_id!r} failed: "
                 f"{type(err).__name__}: {err}",
                 file=self.store.url,

@@ -14,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnavailable
 from ._sql import (
     CACHE_COLS,
     KEY_COLS,
@@ -127,6 +127,17 @@ class PostgresStore(Store):
             raise
         self._pool, self._loop = pool, loop
 
+    def _failed(self, exc: BaseException, what: str) -> StoreError:
+        """The error for a failed statement: `StoreUnavailable` when the server went away."""
+        if _is_outage(exc):
+            return StoreUnavailable(
+                f"{redact(self.url)}: the PostgreSQL server went away ({what}: "
+                f"{str(exc) or type(exc).__name__}).",
+                file=redact(self.url),
+                field="store",
+            )
+        return self._error(f"{what}: {exc}.")
+
     def _connect_error(self, exc: BaseException) -> StoreError:
         import asyncpg
 
@@ -140,11 +151,13 @@ class PostgresStore(Store):
             asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError,
         ):
             return self._error(f"PostgreSQL refused the login: {exc}. Check the user/password.")
-        if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
+        if _is_outage(exc):
             reason = str(exc) or type(exc).__name__
-            return self._error(
-                f"cannot connect to PostgreSQL ({reason}). Is the server running, and are the "
-                "host and port right?"
+            return StoreUnavailable(
+                f"{redact(self.url)}: cannot connect to PostgreSQL ({reason}). Is the server "
+                "running, and are the host and port right?",
+                file=redact(self.url),
+                field="store",
             )
         if isinstance(exc, asyncpg.PostgresError):
             return self._error(f"PostgreSQL error: {exc}.")
@@ -178,6 +191,8 @@ class PostgresStore(Store):
             )
         except Exception as exc:
             cause = getattr(exc, "orig", None) or exc
+            if _is_outage(cause):
+                raise self._failed(cause, "creating the podium schema") from None
             raise self._error(f"cannot create the podium schema: {cause}") from None
 
     def _search_path(self) -> str:
@@ -206,7 +221,7 @@ class PostgresStore(Store):
         try:
             return await pool.fetch(sql, *args)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            raise self._error(f"PostgreSQL error: {exc}.") from None
+            raise self._failed(exc, "PostgreSQL error") from None
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -225,7 +240,7 @@ class PostgresStore(Store):
         except asyncpg.UniqueViolationError:
             raise self._error(run_exists(run.run_id, redact(self.url))) from None
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            raise self._error(f"PostgreSQL error: {exc}.") from None
+            raise self._failed(exc, "PostgreSQL error") from None
         self._seq[run.run_id] = 0
 
     async def update_run(
@@ -320,7 +335,7 @@ class PostgresStore(Store):
             raise self._error(written_concurrently(run_id)) from None
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             self._seq.pop(run_id, None)
-            raise self._error(f"PostgreSQL error while recording: {exc}.") from None
+            raise self._failed(exc, "PostgreSQL error while recording") from None
         self._seq[run_id] = seq + len(rows)
 
     async def transitions(self, run_id: str) -> list[Transition]:
@@ -458,3 +473,31 @@ def _abandon(pool: Any) -> None:
         pool.terminate()
     except RuntimeError:  # its loop is closed: the connections went with it
         pass
+
+
+_GONE = ("connection is closed", "connection was closed", "connection refused", "connection failed")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server is away (refused, closed, shut down, timed out), as
+    opposed to a statement or a setting being wrong."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError | asyncio.TimeoutError):
+        return True
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - the store needs it
+        return False
+    gone = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        asyncpg.ConnectionDoesNotExistError,
+    )
+    if isinstance(exc, gone):
+        return True
+    text = str(exc).lower()
+    if isinstance(exc, asyncpg.InterfaceError):
+        return any(g in text for g in _GONE)
+    # psycopg (creating the schema): OperationalError for a connection that failed
+    return type(exc).__name__ == "OperationalError" and any(g in text for g in _GONE)
