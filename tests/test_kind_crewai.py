@@ -271,3 +271,5 @@ def test_a_failing_model_fails_the_task_with_its_reason_and_it_is_retried(
     assert not result.ok
     assert result.tasks["t"].attempts == 2
     assert "no such model" in result.tasks["t"].error
+    printed = [text for _, _, stream, text in result.tasks["t"].logs if stream == "stdout"]
+    assert any("An unknown error occurred" in line for line in printed)  # CrewAI's, kept
