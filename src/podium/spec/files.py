@@ -129,11 +129,20 @@ def _events_to_value(parser: Any) -> Any:
     root: Any = _NONE
     built = 0  # values in the document with aliases expanded
     aliased = 0  # of which added by aliases
+    plain: dict[str, Any] = {}  # plain scalars seen before: keys and names repeat a lot
     while True:
         event = get()
         cls = type(event)
         if cls is ScalarEvent:
-            value = _scalar(event)
+            if event.tag is None and event.implicit[0] and len(event.value) < 64:
+                text = event.value
+                value = plain.get(text, _NONE)
+                if value is _NONE:
+                    value = _scalar(event)
+                    if len(plain) < 100_000:
+                        plain[text] = value
+            else:
+                value = _scalar(event)
             built += 1
             if event.anchor is not None:
                 anchors[event.anchor] = (value, 1)

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 
 from .._utils.code import allow_modules as allowing
 from .._utils.code import handler_packages
-from .._utils.json_values import json_problem
 from .._utils.limits import MAX_FILE_BYTES, excerpt
 from ..agents.agent import Agent
 from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
@@ -136,7 +135,6 @@ def _handler_packages(agents: list[dict[str, Any]]) -> set[str]:
 
 def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str) -> None:
     for t in spec.tasks:
-        where = f"{prefix}task {excerpt(t.id)}: "
         options = t.options
         if t.pattern is not None or _has_pattern_block(t):
             from .patterns import default_route, spec_options
@@ -146,24 +144,16 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 t.capability, t.agent = default_route(t.pattern, options)  # type: ignore[arg-type]
         if (t.capability is None) == (t.agent is None):
             raise ValidationError(
-                f"{where}give exactly one of 'capability' or 'agent'.",
+                f"{prefix}task {excerpt(t.id)}: give exactly one of 'capability' or 'agent'.",
                 file=source,
                 task=t.id,
                 field="capability",
             )
-        problem = json_problem(t.input)
-        if problem is not None:
-            raise ValidationError(
-                f"{where}input contains {problem}, which is not JSON.",
-                file=source,
-                task=t.id,
-                field="input",
-            )
         retry = None
         if t.retry is not None:
             retry = Retry(**t.retry.model_dump())
-        wf.add(
-            Task(
+        try:  # Task checks the input is JSON (and the rest): say which file it is in
+            task = Task(
                 t.id,
                 capability=t.capability,
                 agent=t.agent,
@@ -177,7 +167,13 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 pattern=t.pattern,
                 options=options,
             )
-        )
+        except ValidationError as exc:
+            if exc.file is not None:
+                raise
+            raise ValidationError(
+                f"{prefix}{exc.message}", file=source, task=exc.task or t.id, field=exc.field
+            ) from None
+        wf.add(task)
 
 
 def build_agent(
@@ -207,7 +203,13 @@ def build_agent(
 
 
 def _has_pattern_block(t: TaskSpec) -> bool:
-    return any(b is not None for b in (t.auction, t.consensus, t.delegation, t.pipeline, t.swarm))
+    return not (
+        t.auction is None
+        and t.consensus is None
+        and t.delegation is None
+        and t.pipeline is None
+        and t.swarm is None
+    )
 
 
 def _convert(
