@@ -22,6 +22,7 @@ from .agents.agent import Agent, AgentState
 from .agents.control import LiveAgents
 from .agents.pool import AgentPool
 from .agents.supervisor import Supervisor
+from .engine.gates import Gates
 from .engine.run import Run
 from .engine.scheduler import Strategy
 from .errors import HandlerError, TaskFailed, ValidationError
@@ -102,6 +103,8 @@ class Orchestrator(LiveAgents):
         self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
         self.pools: dict[str, AgentPool] = {}
         self._supervisor = Supervisor(self)
+        # concurrency keys and rate limits, shared by every run of this orchestrator
+        self.gates = Gates()
         self.store: Store | None = None
         self._owns_store = False
         # the message bus handlers reach through ctx.bus: "memory" (default) or a Bus / URL
@@ -247,6 +250,7 @@ class Orchestrator(LiveAgents):
             run_id=run_id,
             strategy=strategy or self.strategy,
             pool=self._thread_pool() if threaded else None,
+            gates=self.gates,
         )
         run.bus = self.bus
         return run

@@ -49,6 +49,7 @@ from ..result import RunResult, RunStatus, TaskResult
 from ..spec.workflow import Task, Workflow
 from .budget import Budget, BudgetScheduler
 from .context import Context
+from .gates import GatedScheduler, Gates, needs_gates
 from .live import LiveRun
 from .logs import CURRENT, capturing, flush_partial
 from .prepare import build_records, order_records, rank_records
@@ -108,6 +109,7 @@ def _rest(coro: Any, first: Any) -> Any:
 class Run(LiveRun):
     """Executes one workflow on a set of agents. Use `Orchestrator.run`; this is the engine."""
 
+    gates: Gates | None = None  # concurrency keys and rate limits, shared by an orchestrator
     capture_logs = False  # send what handlers print and log to their tasks (engine.logs)
     echo_logs = True  # and still write what they print to the real stdout/stderr
     on_log: Callable[[str, tuple[Any, ...]], None] | None = None  # each captured line, live
@@ -124,6 +126,7 @@ class Run(LiveRun):
         on_release: Callable[[], None] | None = None,
         preset: dict[str, dict[str, Any]] | None = None,
         budget: dict[str, Any] | None = None,
+        gates: Gates | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id or new_run_id()
@@ -140,6 +143,18 @@ class Run(LiveRun):
         if limits:  # max_cost / max_tokens: a scheduler that gates metered tasks on it
             self.budget = Budget(**limits)
             options.update(budget=self.budget, on_refused=self._refuse)
+        if needs_gates(workflow, agents):  # concurrency keys, rate limits (engine.gates)
+            self.gates = gates if gates is not None else Gates()
+            self._wake_at: float | None = None
+            sched = self._sched = GatedScheduler(
+                agents,
+                gates=self.gates,
+                workflow=workflow,
+                wake=self._wake,
+                wake_in=self._wake_in,
+                **options,
+            )
+        elif limits:
             sched = self._sched = BudgetScheduler(agents, **options)
         else:
             sched = self._sched = Scheduler(agents, **options)
@@ -342,6 +357,26 @@ class Run(LiveRun):
         if self._queue and not self._active:
             self._spawn()
 
+    def _wake(self) -> None:
+        """A task another run held a concurrency key for can start: assign again soon."""
+        if self._loop is not None:
+            self._loop.call_soon(self._dispatch)
+
+    def _wake_in(self, delay: float) -> None:
+        """A rate limit frees in ``delay`` seconds: assign again then (one timer at a time)."""
+        loop = self._loop
+        if loop is None:
+            return
+        at = loop.time() + max(delay, 0.001)
+        if self._wake_at is not None and self._wake_at <= at and self._wake_at > loop.time():
+            return
+        self._wake_at = at
+        loop.call_at(at, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_at = None
+        self._dispatch()
+
     def _spawn(self) -> None:
         self._active += 1
         # every worker starts from the run's own context, whoever needed it (see _drain)
@@ -377,10 +412,10 @@ class Run(LiveRun):
             while queue:
                 rec, agent = queue.popleft()
                 if rec.status is not READY:  # abandoned while it waited
-                    self._sched.release(agent, None)
+                    self._sched.release(agent, None, rec)
                     continue
                 if agent.state is TERMINATED:  # went away after the assignment
-                    self._sched.release(agent, None)
+                    self._sched.release(agent, None, rec)
                     self._sched.push(rec)
                     self._dispatch()
                     continue
@@ -556,7 +591,7 @@ class Run(LiveRun):
             self._fail(rec, agent, TimeoutError(f"timed out after {t:g}s"), error="timeout")
             return
         rec.finished_at = time.time()
-        self._sched.release(agent, None)  # stopped, not failed: nothing for the breaker
+        self._sched.release(agent, None, rec)  # stopped, not failed: nothing for the breaker
         self.n_running -= 1
         if reason.startswith("reassigned"):
             # the agent went away (terminated, missed heartbeats): not the task's fault, so
@@ -628,12 +663,12 @@ class Run(LiveRun):
         self._remaining -= 1
         sched = self._sched
         if not self._remaining:
-            sched.release(agent, True)
+            sched.release(agent, True, rec)
             self._finish()
         elif sched._ready:  # else nothing waits for the capacity just freed
             nxt = None if self._stopping else sched.handoff(agent)
             if nxt is None:
-                sched.release(agent, True)
+                sched.release(agent, True, rec)
                 self._dispatch()
             else:  # the agent's next task, on the capacity it already holds
                 self._queue.append((nxt, agent))
@@ -643,7 +678,7 @@ class Run(LiveRun):
                 # before, and the agent is as busy as before for other runs too
                 return
         else:
-            sched.release(agent, True)
+            sched.release(agent, True, rec)
         if self._on_release is not None:  # other runs may wait for this agent, even at the end
             self._on_release()
 
@@ -659,7 +694,7 @@ class Run(LiveRun):
         finished = rec.finished_at = time.time()
         agent.failed += 1
         agent.total_latency += finished - rec.started_at  # type: ignore[operator]
-        cooldown = self._sched.release(agent, False)
+        cooldown = self._sched.release(agent, False, rec)
         self.n_running -= 1
         if type(exc) is _Raised:
             exc = exc.exc
@@ -760,7 +795,7 @@ class Run(LiveRun):
             return
         self._stopping = True
         for rec, agent in self._queue:
-            self._sched.release(agent, None)  # never ran
+            self._sched.release(agent, None, rec)  # never ran
             self._skip(rec, f"skipped: {why}")
         self._queue.clear()
         self._sched.drain()
@@ -817,6 +852,10 @@ class Run(LiveRun):
         }
         if self.usage is not None or self.budget is not None:
             usage_stats(self, stats)
+        if self.gates is not None:  # why ready tasks wait (engine.gates)
+            waits = self._sched.waits()  # type: ignore[attr-defined]
+            if waits:
+                stats["waiting_for"] = waits
         return stats
 
     def result(self) -> RunResult:

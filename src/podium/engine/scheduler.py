@@ -365,9 +365,10 @@ class Scheduler:
             del ready[route]
         return rec
 
-    def release(self, agent: Agent, ok: bool | None) -> float | None:
+    def release(self, agent: Agent, ok: bool | None, rec: Any = None) -> float | None:
         """Give back one unit of ``agent``'s capacity and record the outcome for its breaker
-        (``ok=None``: the task never ran, nothing to record).
+        (``ok=None``: the task never ran, nothing to record). ``rec`` is the task that held
+        it (a scheduler with gates gives back what that task held too).
 
         Returns the cool-down in seconds when this failure opened the breaker, else None.
         """

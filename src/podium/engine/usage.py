@@ -76,6 +76,8 @@ def record_usage(
     budget = run.budget
     if budget is not None:
         budget.spend(rec, usage["cost"], usage["total_tokens"])
+    if run.gates is not None:  # rate limits count tokens: replace the estimate
+        run._sched.report(rec, usage["total_tokens"])  # type: ignore[attr-defined]
     run.event(
         "usage",
         task=rec.id,

@@ -19,11 +19,20 @@ from pydantic import BaseModel
 from .._utils.code import allow_modules as allowing
 from .._utils.code import handler_packages
 from .._utils.limits import MAX_FILE_BYTES, excerpt
+from .._utils.rules import check_rate_limit
 from ..agents.agent import Agent
 from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
 from ..errors import ValidationError
 from .files import parse_json, parse_yaml
-from .models import BudgetSpec, RetrySpec, TaskSpec, WorkflowSpec
+from .models import (
+    BudgetSpec,
+    CapabilitySpec,
+    ConcurrencySpec,
+    RateLimitSpec,
+    RetrySpec,
+    TaskSpec,
+    WorkflowSpec,
+)
 from .workflow import Retry, Task, Workflow, parse_priority
 
 __all__ = ["build_agent", "load_workflow", "parse_workflow", "read_file"]
@@ -103,6 +112,10 @@ def _parse_workflow(data: dict[str, Any], source: str | None) -> Workflow:
         strategy=spec.strategy,
         source=source,
         budget=spec.budget.model_dump(exclude_none=True) if spec.budget else None,
+        rate_limit=spec.rate_limit.model_dump() if spec.rate_limit else None,
+        capabilities={
+            cap: rules.model_dump(exclude_none=True) for cap, rules in spec.capabilities.items()
+        },
     )
     origin = Origin(source, Path(source).resolve().parent if source else None)
     names: set[str] = set()
@@ -166,6 +179,7 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 cache_key=t.cache_key,
                 pattern=t.pattern,
                 options=options,
+                concurrency=t.concurrency.model_dump() if t.concurrency else None,
             )
         except ValidationError as exc:
             if exc.file is not None:
@@ -193,7 +207,10 @@ def build_agent(
         doc = data if data is not None else {"agents": [raw]}
         raise _convert(exc, doc, source, prefix=("agents", index), agent_model=kind.spec) from None
     try:
-        return kind.build(spec, origin)
+        agent = kind.build(spec, origin)
+        if spec.rate_limit is not None:  # every kind has one; set here, not by each kind
+            agent.rate_limit = check_rate_limit(spec.rate_limit, owner=f"agent {spec.name!r}")
+        return agent
     except ValidationError as exc:
         if exc.file is not None:  # already says where
             raise
@@ -256,6 +273,9 @@ def _allowed_fields(loc: list[Any], agent_model: type[AgentSpec]) -> list[str]:
         "agents": agent_model,
         "retry": RetrySpec,
         "budget": BudgetSpec,
+        "rate_limit": RateLimitSpec,
+        "concurrency": ConcurrencySpec,
+        "capabilities": CapabilitySpec,
         "circuit_breaker": BreakerSpec,
         "replicas": ReplicasSpec,
     }

@@ -16,7 +16,15 @@ from .._utils.models import StrictModel
 # a name: a task id, an agent's name, a capability
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 
-__all__ = ["BudgetSpec", "RetrySpec", "TaskSpec", "WorkflowSpec"]
+__all__ = [
+    "BudgetSpec",
+    "CapabilitySpec",
+    "ConcurrencySpec",
+    "RateLimitSpec",
+    "RetrySpec",
+    "TaskSpec",
+    "WorkflowSpec",
+]
 
 
 class RetrySpec(StrictModel):
@@ -32,6 +40,22 @@ class BudgetSpec(StrictModel):
     max_tokens: int | None = Field(None, gt=0)
 
 
+class ConcurrencySpec(StrictModel):
+    key: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    max: int = Field(ge=1)
+
+
+class RateLimitSpec(StrictModel):
+    requests: int | None = Field(None, ge=1)
+    tokens: int | None = Field(None, ge=1)
+    per: float = Field(1.0, gt=0)
+
+
+class CapabilitySpec(StrictModel):
+    concurrency: ConcurrencySpec | None = None
+    rate_limit: RateLimitSpec | None = None
+
+
 class TaskSpec(StrictModel):
     id: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     capability: str | None = Field(None, max_length=MAX_NAME_CHARS)
@@ -45,6 +69,7 @@ class TaskSpec(StrictModel):
     cache_key: str | None = None
     pattern: str | None = None
     options: dict[str, Any] | None = None
+    concurrency: ConcurrencySpec | None = None
     # a pattern's settings, in a block named after it (see podium.spec.patterns)
     auction: dict[str, Any] | None = None
     consensus: dict[str, Any] | None = None
@@ -60,5 +85,7 @@ class WorkflowSpec(StrictModel):
     max_concurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     strategy: Literal["score", "least_loaded", "round_robin"] | None = None
     budget: BudgetSpec | None = None
+    rate_limit: RateLimitSpec | None = None
+    capabilities: dict[Name, CapabilitySpec] = Field(default_factory=dict)
     agents: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_AGENTS)
     tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_TASKS)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._utils.json_values import _ATOMS, json_problem
 from .._utils.limits import excerpt
+from .._utils.rules import check_concurrency, check_rate_limit
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class Task:
         "cache",
         "cache_key",
         "capability",
+        "concurrency",
         "depends_on",
         "id",
         "input",
@@ -119,6 +121,7 @@ class Task:
         cache_key: str | None = None,
         pattern: str | None = None,
         options: Mapping[str, Any] | None = None,
+        concurrency: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(id, str) or not id:
             raise ValidationError(f"task id {id!r} must be a non-empty string.", field="id")
@@ -176,6 +179,12 @@ class Task:
         self.cache_key = cache_key
         self.pattern = pattern
         self.options = dict(options) if options else None
+        # at most ``max`` tasks with the same key at once (podium.engine.gates)
+        self.concurrency = (
+            None
+            if concurrency is None
+            else check_concurrency(concurrency, owner=f"task {id!r}", task=id)
+        )
         if pattern is not None:
             _check_pattern(self)
 
@@ -208,6 +217,8 @@ class Task:
             }
         if self.pattern is not None:
             d["pattern"] = self.pattern
+        if self.concurrency is not None:
+            d["concurrency"] = dict(self.concurrency)
         if self.options:
             # a pattern's settings sit in a block named after it, as in a workflow file
             d[self.pattern if self.pattern in _PATTERN_BLOCKS else "options"] = self.options
@@ -326,6 +337,10 @@ class Workflow:
 
     ``budget={"max_cost": 0.5, "max_tokens": 100_000}`` caps what each run may spend on model
     calls: LLM tasks that would exceed it do not start (see the LLM agents guide).
+
+    ``capabilities={"embed": {"concurrency": {...}, "rate_limit": {...}}}`` gives the tasks of
+    a capability their defaults, and ``rate_limit={...}`` limits every run of the workflow
+    together (see the resources guide).
     """
 
     def __init__(
@@ -337,6 +352,8 @@ class Workflow:
         strategy: str | None = None,
         source: str | None = None,
         budget: Mapping[str, Any] | None = None,
+        capabilities: Mapping[str, Mapping[str, Any]] | None = None,
+        rate_limit: Mapping[str, Any] | None = None,
     ) -> None:
         if on_failure not in ON_FAILURE:
             raise ValidationError(
@@ -358,6 +375,8 @@ class Workflow:
         self.source = source  # the file it came from, for error messages
         # what one run may spend on model calls: {"max_cost": dollars, "max_tokens": n}
         self.budget = check_budget(budget, file=source)
+        self.rate_limit = check_rate_limit(rate_limit, owner=_in(source, f"workflow {name!r}"))
+        self.capabilities = _check_capabilities(capabilities, source)
         self.tasks: dict[str, Task] = {}
         self.agents: list[Agent] = []
         self._duplicates: list[str] = []
@@ -397,3 +416,47 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"Workflow({self.name!r}, tasks={len(self.tasks)})"
+
+
+_CAPABILITY_RULES = ("concurrency", "rate_limit")
+
+
+def _in(source: str | None, what: str) -> str:
+    return f"{source}: {what}" if source else what
+
+
+def _check_capabilities(
+    value: Mapping[str, Mapping[str, Any]] | None, source: str | None
+) -> dict[str, dict[str, Any]]:
+    """``{capability: {"concurrency": ..., "rate_limit": ...}}`` checked."""
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{_in(source, 'capabilities')} must map capability names to their rules, like "
+            f"{{embed: {{rate_limit: {{requests: 10}}}}}}, not {excerpt(value)}.",
+            file=source,
+            field="capabilities",
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for cap, rules in value.items():
+        owner = _in(source, f"capability {cap!r}")
+        if not isinstance(rules, Mapping):
+            raise ValidationError(
+                f"{owner}: its rules must be a mapping with {' or '.join(_CAPABILITY_RULES)}, "
+                f"not {excerpt(rules)}.",
+                file=source,
+                field=f"capabilities.{cap}",
+            )
+        for key in rules:
+            if key not in _CAPABILITY_RULES:
+                raise ValidationError(
+                    f"{owner}: unknown field {key!r}. Allowed: {', '.join(_CAPABILITY_RULES)}.",
+                    file=source,
+                    field=f"capabilities.{cap}.{key}",
+                )
+        out[cap] = {
+            "concurrency": check_concurrency(rules.get("concurrency"), owner=owner),
+            "rate_limit": check_rate_limit(rules.get("rate_limit"), owner=owner),
+        }
+    return out

@@ -62,6 +62,8 @@ class AgentSpec(StrictModel):
     heartbeat_timeout: float | None = Field(None, gt=0)
     replicas: ReplicasSpec | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # {requests, tokens, per}: checked again, and set on the built agent, by the loader
+    rate_limit: dict[str, Any] | None = None
 
     def agent_options(self) -> dict[str, Any]:
         """The `Agent` constructor's arguments for the fields every kind shares."""
