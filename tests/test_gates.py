@@ -250,3 +250,17 @@ def test_a_rate_limited_agent_from_a_file(tmp_path: Path) -> None:
     assert result.status == "completed" and len(starts) == 12
     for t in starts:  # a handler starts a moment after its gate let it: allow 10 ms of that
         assert sum(1 for u in starts if t <= u < t + 0.19) <= 5
+
+
+def test_rules_survive_a_stored_definition() -> None:
+    from podium.stores.definition import describe, rebuild
+
+    wf = Workflow(
+        "w",
+        rate_limit={"requests": 3, "per": 2},
+        capabilities={"x": {"concurrency": {"key": "k", "max": 1}}},
+    )
+    wf.task("a", capability="x", concurrency={"key": "{input.t}", "max": 2})
+    back = rebuild(describe(wf))
+    assert back.rate_limit == wf.rate_limit and back.capabilities == wf.capabilities
+    assert back.tasks["a"].concurrency == {"key": "{input.t}", "max": 2} and back.keyed

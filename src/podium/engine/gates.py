@@ -159,7 +159,7 @@ def needs_gates(workflow: Any, agents: Any) -> bool:
         return True
     if any(a.rate_limit is not None for a in agents):
         return True
-    return any(t.concurrency is not None for t in workflow.tasks.values())
+    return workflow.keyed
 
 
 class GatedScheduler(Scheduler):

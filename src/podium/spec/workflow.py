@@ -378,6 +378,7 @@ class Workflow:
         self.rate_limit = check_rate_limit(rate_limit, owner=_in(source, f"workflow {name!r}"))
         self.capabilities = _check_capabilities(capabilities, source)
         self.tasks: dict[str, Task] = {}
+        self.keyed = False  # a task added has a concurrency key (the run then checks keys)
         self.agents: list[Agent] = []
         self._duplicates: list[str] = []
 
@@ -393,6 +394,8 @@ class Workflow:
             self._duplicates.append(task.id)
         else:
             self.tasks[task.id] = task
+            if task.concurrency is not None:
+                self.keyed = True
         return task
 
     def add_agent(self, agent: Agent) -> Agent:

@@ -21,7 +21,16 @@ __all__ = ["describe", "graph", "priorities", "rebuild", "task_ids"]
 
 FORMAT = 1
 # fields kept only where they differ from their defaults
-_SPARSE = ("agent", "input", "depends_on", "timeout", "cache_key", "pattern", "options")
+_SPARSE = (
+    "agent",
+    "input",
+    "depends_on",
+    "timeout",
+    "cache_key",
+    "pattern",
+    "options",
+    "concurrency",
+)
 
 
 def describe(wf: Workflow, agents: Iterable[Any] = ()) -> dict[str, Any]:
@@ -83,6 +92,8 @@ def describe(wf: Workflow, agents: Iterable[Any] = ()) -> dict[str, Any]:
         "max_concurrency": wf.max_concurrency,
         "strategy": wf.strategy if isinstance(wf.strategy, str) else None,
         "budget": wf.budget,
+        "rate_limit": wf.rate_limit,
+        "capabilities": wf.capabilities or None,
         "tasks": cols,
         "agents": info,
     }
@@ -116,6 +127,8 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
         max_concurrency=definition.get("max_concurrency"),
         strategy=definition.get("strategy"),
         budget=definition.get("budget"),
+        rate_limit=definition.get("rate_limit"),
+        capabilities=definition.get("capabilities"),
     )
     cols = definition["tasks"]
     sparse = {name: cols.get(name, {}) for name in (*_SPARSE, "priority", "retry")}
@@ -136,6 +149,7 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
                 cache_key=sparse["cache_key"].get(k),
                 pattern=sparse["pattern"].get(k),
                 options=sparse["options"].get(k),
+                concurrency=sparse["concurrency"].get(k),
             )
         )
     return wf
