@@ -279,3 +279,36 @@ def test_podium_run_ends_when_a_handler_ignores_cancellation_for_good(tmp_path: 
     stuck = doc["tasks"]["stuck"]
     assert (stuck["status"], stuck["error"]) == ("failed", "timeout")
     assert doc["tasks"]["next"]["status"] == "completed"
+
+
+async def test_an_attempt_lost_to_missed_heartbeats_does_not_use_up_retries(
+    orch: podium.Orchestrator,
+) -> None:
+    calls: list[str] = []
+
+    @orch.agent(name="mute", capabilities=["y"], capacity=1, heartbeat_timeout=0.1)
+    async def mute(ctx: podium.Context) -> None:
+        calls.append("mute")
+        await asyncio.sleep(30)
+
+    @orch.agent(name="alive", capabilities=["y"], capacity=1)
+    async def alive(ctx: podium.Context) -> str:
+        calls.append("alive")
+        if calls.count("alive") == 1:
+            raise RuntimeError("first real attempt fails")
+        return "second real attempt"
+
+    wf = podium.Workflow("w")
+    wf.task("t", capability="y", retry={"max_attempts": 2, "backoff": "fixed", "initial_delay": 0})
+    run = orch.prepare(wf)
+    orch.pause_agent("alive")
+    running = asyncio.create_task(orch.execute(run))
+    for _ in range(200):
+        if run.records["t"].agent == "mute":
+            break
+        await asyncio.sleep(0.01)
+    orch.resume_agent("alive")
+    result = await guard(running)
+    t = result.tasks["t"]
+    assert calls == ["mute", "alive", "alive"]
+    assert (t.status, t.result, t.attempts) == ("completed", "second real attempt", 3)
