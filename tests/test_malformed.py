@@ -136,6 +136,14 @@ def test_a_huge_id_is_cut_in_the_message(tmp_path: Path) -> None:
     assert "at most 1000 characters" in str(info.value) and len(str(info.value)) < 600
 
 
+def test_a_huge_code_reference_is_cut_in_the_message(tmp_path: Path) -> None:
+    ref = "m" * 1_000_000 + ":f"
+    path = _file(tmp_path, HEAD.replace("h:work", ref) + "  - {id: a, capability: x}\n")
+    with pytest.raises(podium.HandlerError) as info:
+        load_workflow(path)
+    assert "too long" in str(info.value) and len(str(info.value)) < 600
+
+
 def test_aliases_within_the_budget_still_work(tmp_path: Path) -> None:
     text = HEAD + (
         "  - {id: a, capability: x, retry: &r {max_attempts: 3}}\n"

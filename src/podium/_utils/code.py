@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HandlerError, ValidationError
+from .limits import excerpt
 from .text import did_you_mean
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 ENV_ALLOW = "PODIUM_ALLOW_MODULES"
+_MAX_REF = 500  # characters of a "module:function" reference
 
 # None: the local rule (the workflow's folder, its handlers' package, the allow-list); a set:
 # only these modules and their submodules (a workflow that came over the network)
@@ -127,6 +129,14 @@ def import_ref(
     command-line option), so the allow-list does not apply. Errors are `HandlerError`s (or a
     `ValidationError` for code the rules refuse) that start with ``label`` (``handler 'm:f'``)
     and name the file, task or agent, and ``field``."""
+    if len(ref) > _MAX_REF:  # the label quotes it whole: say so without it
+        raise HandlerError(
+            f"{where(file, task, agent)}{field} {excerpt(ref)} is too long for a "
+            f"'module:function' reference ({len(ref):,} characters).",
+            file=file,
+            task=task,
+            field=field,
+        )
     at = where(file, task, agent) + label
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
