@@ -15,6 +15,7 @@ from .limits import MAX_DEPTH, MAX_INT_DIGITS, big_int, excerpt
 # float and int are not here: NaN and the infinities are not JSON (PostgreSQL and JSON.parse
 # reject them), and an integer may be too long to write
 _ATOMS = frozenset((str, bool, type(None)))
+_BOUND = 10**MAX_INT_DIGITS  # an int inside it is fine (checked inline in the loops below)
 
 
 def json_problem(value: Any) -> str | None:
@@ -42,14 +43,16 @@ def _problem(value: Any, room: int) -> str | None:
         for k, v in value.items():
             if not isinstance(k, str):
                 return f"a key {excerpt(k)} ({type(k).__name__}; JSON keys are strings)"
-            if type(v) not in _ATOMS:
+            tv = type(v)
+            if tv not in _ATOMS and not (tv is int and -_BOUND < v < _BOUND):
                 p = _problem(v, room - 1)
                 if p is not None:
                     return f"[{excerpt(k, 40)}]" + (p if p.startswith("[") else f": {p}")
         return None
     if isinstance(value, list):
         for i, v in enumerate(value):
-            if type(v) not in _ATOMS:
+            tv = type(v)
+            if tv not in _ATOMS and not (tv is int and -_BOUND < v < _BOUND):
                 p = _problem(v, room - 1)
                 if p is not None:
                     return f"[{i}]" + (p if p.startswith("[") else f": {p}")
