@@ -218,7 +218,9 @@ def test_podium_run_json_exits_with_a_documented_code(tmp_path: Path, doc: dict[
         cwd=tmp_path,
         timeout=60,
     )
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    # podium's own traceback would be on stderr; the JSON document on stdout is whole (it may
+    # quote a failed handler's traceback in its task, which is the point of that field)
+    assert "Traceback" not in proc.stderr, proc.stderr
     out = json.loads(proc.stdout)
     assert {t["status"] for t in out["tasks"].values()} <= FINAL
     expected = 0 if out["status"] == "completed" else 1
