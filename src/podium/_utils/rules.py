@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ValidationError
 
-__all__ = ["check_concurrency", "check_rate_limit", "resolve_key"]
+__all__ = ["check_concurrency", "check_rate_limit", "check_resources", "resolve_key"]
 
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _ROOTS = ("input", "id", "capability", "agent")
@@ -129,3 +129,52 @@ def resolve_key(template: str, task: Any) -> str:
         return "" if value is None else str(value)
 
     return _FIELD.sub(one, template)
+
+
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+_AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*")
+
+
+def _amount(name: str, value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if name == "memory" and isinstance(value, str):
+        m = _AMOUNT.fullmatch(value.lower())
+        if m is None:
+            return None
+        number, unit, binary = m.groups()
+        scale = 1024 ** "_kmgt".index(unit) if binary and unit else _UNITS[unit]
+        return float(number) * scale
+    return None
+
+
+def check_resources(
+    value: Any, *, owner: str = "", task: str | None = None
+) -> dict[str, float] | None:
+    """``{"cpu": 2, "memory": "512MB", "gpu": 1, "<custom>": n}`` checked, memory in bytes
+    (``512MB``, ``2GiB`` or a number), every amount a number >= 0; or None."""
+    if value is None:
+        return None
+    w = _where(owner)
+    if not isinstance(value, Mapping) or not value:
+        raise ValidationError(
+            f"{w}resources must be a mapping like {{cpu: 2, memory: 512MB, gpu: 1}}, "
+            f"not {value!r}.",
+            task=task,
+            field="resources",
+        )
+    out: dict[str, float] = {}
+    for name, raw in value.items():
+        n = _amount(str(name), raw)
+        if n is None:
+            want = "an amount such as 512MB or 2GiB" if name == "memory" else "a number >= 0"
+            raise ValidationError(
+                f"{w}resources: {name} must be {want}, not {raw!r}.",
+                task=task,
+                field=f"resources.{name}",
+            )
+        if n:
+            out[str(name)] = n
+    return out or None

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from .._utils.limits import MAX_CAPACITY, MAX_REPLICAS, excerpt
-from .._utils.rules import check_rate_limit
+from .._utils.rules import check_rate_limit, check_resources
 from ..errors import ValidationError
 
 __all__ = ["Agent", "AgentState"]
@@ -73,6 +73,7 @@ class Agent:
     breaker_cooldown: float = 30.0  # seconds the breaker stays open before one probe
     heartbeat_timeout: float | None = None  # seconds without heartbeat() before state error
     rate_limit: dict[str, Any] | None = None  # {requests, tokens, per} (podium.engine.gates)
+    offers: dict[str, float] | None = None  # resources: what its tasks may hold in all at once
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class Agent:
         replicas: tuple[int, int] | dict[str, int] | None = None,
         metadata: dict[str, Any] | None = None,
         rate_limit: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         cls = type(self)
         if handler is not None:
@@ -110,6 +112,8 @@ class Agent:
         self.capabilities: tuple[str, ...] = tuple(caps)
         limit = cls.rate_limit if rate_limit is None else rate_limit
         self.rate_limit = check_rate_limit(limit, owner=f"agent {self.name!r}")
+        if resources is not None:
+            self.offers = check_resources(resources, owner=f"agent {self.name!r}")
         self.capacity = cls.capacity if capacity is None else capacity
         if not isinstance(self.capacity, int) or not 1 <= self.capacity <= MAX_CAPACITY:
             raise ValidationError(

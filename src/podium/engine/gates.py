@@ -16,6 +16,15 @@ tasks reported. Its first ``ctx.record_usage`` replaces the estimate with what i
 (at the time of the report), so later tasks see the corrected count. A task over a limit
 waits, with its route, until the window frees enough (a timer wakes the run).
 
+*Resource requests.* ``resources: {cpu: 2, memory: 512MB, gpu: 1}`` on a task (or as its
+capability's default) starts it only on an agent whose ``resources`` totals have that much
+free beside what its running tasks hold; an agent never holds more than its totals. Agents
+offer only what they declare. Within a route the head waits for its fit and nothing behind it
+jumps ahead, so a large request is never passed by smaller ones of the same route. Tasks of
+other routes (or runs) on the same agents could still keep taking what it waits for, so once a
+head has waited through ``RESERVE_AFTER`` assignment rounds, it reserves the agent with the
+largest totals that can hold it: that agent takes no other task with a request until it starts.
+
 `Gates` holds this state for every run of one orchestrator, so keys and limits are shared
 across its runs. `GatedScheduler` is the plain scheduler with the gates in its assignment
 loop; runs that declare no rule use the plain `Scheduler`, which knows nothing of this module.
@@ -31,7 +40,9 @@ from .._utils.rules import resolve_key
 from .scheduler import Scheduler
 from .status import READY
 
-__all__ = ["GatedScheduler", "Gates", "Window", "needs_gates"]
+__all__ = ["RESERVE_AFTER", "GatedScheduler", "Gates", "Window", "needs_gates"]
+
+RESERVE_AFTER = 8  # assignment rounds a resource request waits before it reserves an agent
 
 
 class Window:
@@ -120,6 +131,8 @@ class Gates:
         self.keys: dict[str, int] = {}  # key -> tasks running with it
         self.parked: dict[str, deque[tuple[GatedScheduler, Any]]] = {}
         self.windows: dict[str, Window] = {}
+        self.held: dict[str, dict[str, float]] = {}  # agent -> resources its tasks hold
+        self.reserved: dict[str, Any] = {}  # agent -> the waiting task it is kept for
 
     def window(self, name: str, rule: dict[str, Any]) -> Window:
         w = self.windows.get(name)
@@ -133,6 +146,34 @@ class Gates:
             if old is not None:  # the rule changed: what was taken still counts
                 w.log, w.nreq, w.used = old.log, old.nreq, old.used
         return w
+
+    def fits(self, agent: Any, request: dict[str, float], rec: Any) -> bool:
+        offers = agent.offers
+        if offers is None:
+            return False
+        who = self.reserved.get(agent.name)
+        if who is not None and who is not rec:
+            if who.status is READY:
+                return False
+            del self.reserved[agent.name]  # its task went (skipped, cancelled)
+        held = self.held.get(agent.name)
+        for name, n in request.items():
+            have = offers.get(name)
+            if have is None or (held.get(name, 0.0) if held else 0.0) + n > have + 1e-9:
+                return False
+        return True
+
+    def take(self, agent: Any, request: dict[str, float], rec: Any) -> None:
+        held = self.held.setdefault(agent.name, {})
+        for name, n in request.items():
+            held[name] = held.get(name, 0.0) + n
+        if self.reserved.get(agent.name) is rec:
+            del self.reserved[agent.name]
+
+    def give_back(self, agent_name: str, request: dict[str, float]) -> None:
+        held = self.held[agent_name]
+        for name, n in request.items():
+            held[name] -= n
 
     def free(self, key: str) -> None:
         """A task holding ``key`` ended: the first task parked on it goes back to its run."""
@@ -157,7 +198,7 @@ def needs_gates(workflow: Any, agents: Any) -> bool:
     """Whether a run of ``workflow`` on ``agents`` declares any rule (else: plain scheduler)."""
     if workflow.rate_limit is not None or workflow.capabilities:
         return True
-    if any(a.rate_limit is not None for a in agents):
+    if any(a.rate_limit is not None or a.offers is not None for a in agents):
         return True
     return workflow.keyed
 
@@ -195,7 +236,9 @@ class GatedScheduler(Scheduler):
             gates.window(f"workflow {workflow.name!r}", run_rule) if run_rule else None
         )
         self._cap_windows: dict[str, Window | None] = {}
-        self.holds: dict[Any, tuple[str | None, list[tuple[Window, list[Any]]]]] = {}
+        # task -> (its key, its windows' entries, (agent, resources) it holds)
+        self.holds: dict[Any, tuple[Any, ...]] = {}
+        self.starving: dict[Any, int] = {}  # heads waiting for resources -> rounds waited
         self.blocked: dict[str, str] = {}  # route key -> why its head waits (a rate limit)
 
     # -- rules of a task ------------------------------------------------------------------
@@ -208,6 +251,27 @@ class GatedScheduler(Scheduler):
         if rule is None:
             return None
         return resolve_key(rule["key"], task), rule["max"]
+
+    def _request(self, task: Any) -> dict[str, float] | None:
+        req = task.resources
+        if req is None and task.capability is not None:
+            rules = self._cap_rules.get(task.capability)
+            req = rules.get("resources") if rules else None
+        return req
+
+    def check_fits(self, records: Any) -> Any:
+        """The first task whose request no agent of its route could ever hold, or None."""
+        for rec in records:
+            req = self._request(rec.task)
+            if req is None or rec.task.pattern is not None:
+                continue
+            if not any(
+                a.offers is not None
+                and all(n <= a.offers.get(name, -1.0) for name, n in req.items())
+                for a in rec.route.agents
+            ):
+                return rec
+        return None
 
     def _cap_window(self, cap: str | None) -> Window | None:
         if cap is None:
@@ -248,6 +312,7 @@ class GatedScheduler(Scheduler):
         n = 0
         self.blocked.clear()
         soonest: float | None = None
+        self._counted: set[Any] = set()  # heads that waited for resources in this round
         while ready:
             if limit is not None and self.running >= limit:
                 break
@@ -276,8 +341,16 @@ class GatedScheduler(Scheduler):
             held = []
             for w in best_windows:  # type: ignore[union-attr]
                 held.append((w, w.take(now, self._estimate(w, rec, best_agent))))
-            if key is not None or held:
-                self.holds[rec] = (key[0] if key else None, held)
+            req = self._request(rec.task)
+            if req is not None:
+                gates.take(best_agent, req, rec)
+                self.starving.pop(rec, None)
+            if key is not None or held or req is not None:
+                self.holds[rec] = (
+                    key[0] if key else None,
+                    held,
+                    (best_agent.name, req) if req is not None else None,  # type: ignore[union-attr]
+                )
             self._take(best_agent)  # type: ignore[arg-type]
             out.append((rec, best_agent))
             n += 1
@@ -299,13 +372,20 @@ class GatedScheduler(Scheduler):
                 continue
             agents = route.agents
             wait: float | None = None
-            if len(agents) > 1 and any(a.rate_limit is not None for a in agents):
-                agent, wait = self._pick_limited(route, head, now)
+            req = self._request(head.task)
+            if req is not None or (
+                len(agents) > 1 and any(a.rate_limit is not None for a in agents)
+            ):
+                agent, wait = self._pick_limited(route, head, now, req)
             else:
                 agent = self._pick(route, head)
             if agent is None:
                 if wait is not None:
                     self.blocked[route.key] = self._why_limited(route.agents[0], head.task)
+                elif req is not None and self._short_of(route, head, req):
+                    self.blocked[route.key] = "resources: " + ", ".join(
+                        f"{name} {n:g}" for name, n in req.items()
+                    )
                 return wait
             windows = self._windows(head.task, agent)
             for w in windows:
@@ -317,11 +397,39 @@ class GatedScheduler(Scheduler):
         del self._ready[route]
         return None
 
-    def _pick_limited(self, route: Any, rec: Any, now: float) -> tuple[Any, float | None]:
-        """`_pick` among agents whose own rate limit lets the task start now."""
+    def _short_of(self, route: Any, head: Any, req: dict[str, float]) -> bool:
+        """Whether ``head`` waits for resources (not only capacity); counts its rounds and
+        reserves an agent for it once it has waited ``RESERVE_AFTER`` of them."""
+        gates = self.gates
+        if not any(a.load < a.capacity and not gates.fits(a, req, head) for a in route.agents):
+            return False
+        if head not in self._counted:
+            self._counted.add(head)
+            n = self.starving[head] = self.starving.get(head, 0) + 1
+            if n >= RESERVE_AFTER:
+                able = [
+                    a
+                    for a in route.agents
+                    if a.offers is not None
+                    and a.name not in gates.reserved
+                    and all(v <= a.offers.get(k, -1.0) for k, v in req.items())
+                ]
+                if able and head not in gates.reserved.values():
+                    big = max(able, key=lambda a: sum(a.offers.get(k, 0.0) for k in req))
+                    gates.reserved[big.name] = head
+        return True
+
+    def _pick_limited(
+        self, route: Any, rec: Any, now: float, req: dict[str, float] | None = None
+    ) -> tuple[Any, float | None]:
+        """`_pick` among agents whose own rate limit lets the task start now, and that have
+        its resources free."""
         agents = route.agents
         free, wait = [], None
+        fits = self.gates.fits
         for a in agents:
+            if req is not None and not fits(a, req, rec):
+                continue
             if a.rate_limit is not None:
                 w = self.gates.window(f"agent {a.name!r}", a.rate_limit)
                 left = w.wait(now, self._estimate(w, rec, a))
@@ -367,8 +475,11 @@ class GatedScheduler(Scheduler):
     def release(self, agent: Any, ok: bool | None, rec: Any = None) -> float | None:
         cooldown = super().release(agent, ok, rec)
         held = self.holds.pop(rec, None)
-        if held is not None and held[0] is not None:
-            self.gates.free(held[0])
+        if held is not None:
+            if held[2] is not None:
+                self.gates.give_back(*held[2])  # the engine assigns again after a release
+            if held[0] is not None:
+                self.gates.free(held[0])
         return cooldown
 
     def report(self, rec: Any, tokens: float) -> None:

@@ -167,6 +167,8 @@ class Run(LiveRun):
         try:
             records = self.records = build_records(workflow, sched)
             self._check_routes()
+            if self.gates is not None:
+                self._check_resources()
             order = order_records(records, workflow)
             rank_records(order, sched)
         finally:
@@ -279,6 +281,22 @@ class Run(LiveRun):
             file=src,
             task=t.id,
             field="capability",
+        )
+
+    def _check_resources(self) -> None:
+        rec = self._sched.check_fits(self.records.values())  # type: ignore[attr-defined]
+        if rec is None:
+            return
+        src = self.workflow.source
+        req = self._sched._request(rec.task)  # type: ignore[attr-defined]
+        offers = {a.name: a.offers for a in rec.route.agents}
+        raise CapabilityError(
+            f"{src + ': ' if src else ''}task {rec.id!r}: no agent for it offers the resources "
+            f"it asks for ({', '.join(f'{k} {v:g}' for k, v in req.items())}); its agents "
+            f"offer {offers}. Give an agent `resources:` totals that hold it, or ask for less.",
+            file=src,
+            task=rec.id,
+            field="resources",
         )
 
     # -- running -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from .._utils.code import allow_modules as allowing
 from .._utils.code import handler_packages
 from .._utils.limits import MAX_FILE_BYTES, excerpt
-from .._utils.rules import check_rate_limit
+from .._utils.rules import check_rate_limit, check_resources
 from ..agents.agent import Agent
 from ..agents.kinds import AgentSpec, BreakerSpec, Origin, ReplicasSpec, get_kind
 from ..errors import ValidationError
@@ -162,6 +162,12 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 task=t.id,
                 field="capability",
             )
+        try:
+            resources = check_resources(t.resources, owner=f"task {excerpt(t.id)}", task=t.id)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"{prefix}{exc.message}", file=source, task=t.id, field=exc.field
+            ) from None
         retry = None
         if t.retry is not None:
             retry = Retry(**t.retry.model_dump())
@@ -180,6 +186,7 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 pattern=t.pattern,
                 options=options,
                 concurrency=t.concurrency.model_dump() if t.concurrency else None,
+                resources=resources,
             )
         except ValidationError as exc:
             if exc.file is not None:
@@ -210,6 +217,8 @@ def build_agent(
         agent = kind.build(spec, origin)
         if spec.rate_limit is not None:  # every kind has one; set here, not by each kind
             agent.rate_limit = check_rate_limit(spec.rate_limit, owner=f"agent {spec.name!r}")
+        if isinstance(spec.resources, dict) and kind.name != "ray":
+            agent.offers = check_resources(spec.resources, owner=f"agent {spec.name!r}")
         return agent
     except ValidationError as exc:
         if exc.file is not None:  # already says where

@@ -54,6 +54,7 @@ class RateLimitSpec(StrictModel):
 class CapabilitySpec(StrictModel):
     concurrency: ConcurrencySpec | None = None
     rate_limit: RateLimitSpec | None = None
+    resources: dict[Name, Any] | None = None  # checked by podium._utils.rules
 
 
 class TaskSpec(StrictModel):
@@ -70,6 +71,7 @@ class TaskSpec(StrictModel):
     pattern: str | None = None
     options: dict[str, Any] | None = None
     concurrency: ConcurrencySpec | None = None
+    resources: dict[Name, Any] | None = None  # checked by podium._utils.rules
     # a pattern's settings, in a block named after it (see podium.spec.patterns)
     auction: dict[str, Any] | None = None
     consensus: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._utils.json_values import _ATOMS, json_problem
 from .._utils.limits import excerpt
-from .._utils.rules import check_concurrency, check_rate_limit
+from .._utils.rules import check_concurrency, check_rate_limit, check_resources
 from ..errors import ValidationError
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Task:
         "options",
         "pattern",
         "priority",
+        "resources",
         "retry",
         "timeout",
     )
@@ -122,6 +123,7 @@ class Task:
         pattern: str | None = None,
         options: Mapping[str, Any] | None = None,
         concurrency: Mapping[str, Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(id, str) or not id:
             raise ValidationError(f"task id {id!r} must be a non-empty string.", field="id")
@@ -185,6 +187,10 @@ class Task:
             if concurrency is None
             else check_concurrency(concurrency, owner=f"task {id!r}", task=id)
         )
+        # what it needs of its agent's resources while it runs (podium.engine.gates)
+        self.resources = (
+            None if resources is None else check_resources(resources, owner=f"task {id!r}", task=id)
+        )
         if pattern is not None:
             _check_pattern(self)
 
@@ -219,6 +225,8 @@ class Task:
             d["pattern"] = self.pattern
         if self.concurrency is not None:
             d["concurrency"] = dict(self.concurrency)
+        if self.resources is not None:
+            d["resources"] = dict(self.resources)
         if self.options:
             # a pattern's settings sit in a block named after it, as in a workflow file
             d[self.pattern if self.pattern in _PATTERN_BLOCKS else "options"] = self.options
@@ -378,7 +386,7 @@ class Workflow:
         self.rate_limit = check_rate_limit(rate_limit, owner=_in(source, f"workflow {name!r}"))
         self.capabilities = _check_capabilities(capabilities, source)
         self.tasks: dict[str, Task] = {}
-        self.keyed = False  # a task added has a concurrency key (the run then checks keys)
+        self.keyed = False  # a task added has a concurrency key or resources: runs check them
         self.agents: list[Agent] = []
         self._duplicates: list[str] = []
 
@@ -394,7 +402,7 @@ class Workflow:
             self._duplicates.append(task.id)
         else:
             self.tasks[task.id] = task
-            if task.concurrency is not None:
+            if task.concurrency is not None or task.resources is not None:
                 self.keyed = True
         return task
 
@@ -421,7 +429,7 @@ class Workflow:
         return f"Workflow({self.name!r}, tasks={len(self.tasks)})"
 
 
-_CAPABILITY_RULES = ("concurrency", "rate_limit")
+_CAPABILITY_RULES = ("concurrency", "rate_limit", "resources")
 
 
 def _in(source: str | None, what: str) -> str:
@@ -461,5 +469,6 @@ def _check_capabilities(
         out[cap] = {
             "concurrency": check_concurrency(rules.get("concurrency"), owner=owner),
             "rate_limit": check_rate_limit(rules.get("rate_limit"), owner=owner),
+            "resources": check_resources(rules.get("resources"), owner=owner),
         }
     return out

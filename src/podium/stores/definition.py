@@ -30,6 +30,7 @@ _SPARSE = (
     "pattern",
     "options",
     "concurrency",
+    "resources",
 )
 
 
@@ -150,6 +151,7 @@ def rebuild(definition: dict[str, Any] | None, *, run_id: str = "") -> Workflow:
                 pattern=sparse["pattern"].get(k),
                 options=sparse["options"].get(k),
                 concurrency=sparse["concurrency"].get(k),
+                resources=sparse["resources"].get(k),
             )
         )
     return wf

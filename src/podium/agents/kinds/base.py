@@ -64,6 +64,9 @@ class AgentSpec(StrictModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     # {requests, tokens, per}: checked again, and set on the built agent, by the loader
     rate_limit: dict[str, Any] | None = None
+    # what its tasks may hold at once, {cpu: 4, gpu: 1, memory: 8GB} (kind: ray means the
+    # actor's placement by it instead); set on the built agent by the loader
+    resources: dict[str, Any] | None = None
 
     def agent_options(self) -> dict[str, Any]:
         """The `Agent` constructor's arguments for the fields every kind shares."""
