@@ -343,3 +343,32 @@ def test_a_gpu_is_never_oversubscribed_end_to_end() -> None:
     orch.register(Agent("card", ["infer"], 100, handler=infer, resources={"gpu": 2}))
     result = orch.run_sync(wf)
     assert result.status == "completed" and 0 < most[0] <= 2
+
+
+def test_status_and_the_report_say_what_tasks_waited_for(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import asyncio\n\nasync def work(ctx):\n    await asyncio.sleep(0.005)\n"
+    )
+    spec = tmp_path / "wf.yaml"
+    tasks = "\n".join(f"  - {{id: t{i}, capability: w, input: {{t: a}}}}" for i in range(4))
+    spec.write_text(
+        "name: keyed\nagents:\n  - {name: w, handler: 'slow:work', capabilities: [w]}\n"
+        "capabilities:\n  w:\n    concurrency: {key: 'tenant-{input.t}', max: 1}\n"
+        f"tasks:\n{tasks}\n"
+    )
+    db = tmp_path / "runs.db"
+
+    def podium_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "podium", *args], capture_output=True, text=True, cwd=tmp_path
+        )
+
+    p = podium_cli("run", str(spec), "--db", str(db), "--run-id", "k1")
+    assert p.returncode == 0, p.stderr
+    assert "waited: 3 for concurrency key 'tenant-a'" in p.stdout
+    p = podium_cli("status", "k1", "--db", str(db))
+    assert "waited: 3 for concurrency key 'tenant-a'" in p.stdout, p.stdout + p.stderr
+    p = podium_cli("report", "k1", "--db", str(db), "-o", str(tmp_path / "r.html"))
+    assert p.returncode == 0, p.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "What ready tasks waited for" in html and "concurrency key &#x27;tenant-a&#x27;" in html

@@ -441,6 +441,18 @@ def usage_lines(stats: dict[str, Any]) -> list[str]:
         lines.append("budget: " + ", ".join(parts))
     if stats.get("stopped_by"):
         lines.append(f"stopped: {stats['stopped_by']}")
+    lines += wait_lines(stats)
+    return lines
+
+
+def wait_lines(stats: dict[str, Any]) -> list[str]:
+    """Why ready tasks wait now, and what they waited for (resources, keys, rate limits)."""
+    lines = []
+    for label, key in (("waiting", "waiting_for"), ("waited", "waited_for")):
+        got = stats.get(key)
+        if got:
+            shown = "; ".join(f"{n} for {why}" for why, n in sorted(got.items()))
+            lines.append(f"{label}: {shown}")
     return lines
 
 

@@ -109,6 +109,10 @@ async def _live(run: Run, console: Console, interval: float) -> None:
     class _Progress(Progress):
         def get_renderables(self) -> Any:
             yield from super().get_renderables()
+            waits = _waits(run)  # resources, keys, rate limits (engine.gates)
+            if waits:
+                shown = "; ".join(f"{n} for {why}" for why, n in sorted(waits.items()))
+                yield Text(f"  waiting: {shown}", style="yellow", no_wrap=True, overflow="ellipsis")
             for tid, line in stream_lines(run):  # what streaming agents are saying now
                 yield Text.assemble(
                     (f"  {tid}: ", "cyan"), (line, "dim"), no_wrap=True, overflow="ellipsis"
@@ -154,8 +158,15 @@ async def _plain(run: Run, console: Console, every: float) -> None:
         completed, total, counts = shown(run)
         console.print(
             f"[{time.monotonic() - start:.0f}s] {completed} of {plural(total, 'task')} "
-            f"completed: {describe_counts(counts)}",
+            f"completed: {describe_counts(counts)}"
+            + "".join(f"; {n} waiting for {why}" for why, n in _waits(run).items()),
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _waits(run: Any) -> dict[str, int]:
+    """Why ready tasks of ``run`` wait (engine.gates); nothing for runs that do not say."""
+    waiting_for = getattr(run, "waiting_for", None)
+    return waiting_for() if waiting_for is not None else {}

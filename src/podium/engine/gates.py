@@ -240,6 +240,7 @@ class GatedScheduler(Scheduler):
         self.holds: dict[Any, tuple[Any, ...]] = {}
         self.starving: dict[Any, int] = {}  # heads waiting for resources -> rounds waited
         self.blocked: dict[str, str] = {}  # route key -> why its head waits (a rate limit)
+        self.waited: dict[str, set[str]] = {}  # why tasks had to wait -> which tasks
 
     # -- rules of a task ------------------------------------------------------------------
 
@@ -367,6 +368,7 @@ class GatedScheduler(Scheduler):
             key = self._key(head.task)
             if key is not None and gates.keys.get(key[0], 0) >= key[1]:
                 route.pop()
+                self._note(f"concurrency key {key[0]!r}", head)
                 gates.parked.setdefault(key[0], deque()).append((self, head))
                 self.n_parked += 1
                 continue
@@ -381,21 +383,30 @@ class GatedScheduler(Scheduler):
                 agent = self._pick(route, head)
             if agent is None:
                 if wait is not None:
-                    self.blocked[route.key] = self._why_limited(route.agents[0], head.task)
+                    why = self.blocked[route.key] = self._why_limited(route.agents[0], head.task)
+                    self._note(why, head)
                 elif req is not None and self._short_of(route, head, req):
-                    self.blocked[route.key] = "resources: " + ", ".join(
+                    why = self.blocked[route.key] = "resources: " + ", ".join(
                         f"{name} {n:g}" for name, n in req.items()
                     )
+                    self._note(why, head)
                 return wait
             windows = self._windows(head.task, agent)
             for w in windows:
                 left = w.wait(now, self._estimate(w, head, agent))
                 if left:
-                    self.blocked[route.key] = f"rate limit of {w.name}"
+                    why = self.blocked[route.key] = f"rate limit of {w.name}"
+                    self._note(why, head)
                     return left
             return head, agent, windows
         del self._ready[route]
         return None
+
+    def _note(self, why: str, rec: Any) -> None:
+        seen = self.waited.get(why)
+        if seen is None:
+            seen = self.waited[why] = set()
+        seen.add(rec.id)
 
     def _short_of(self, route: Any, head: Any, req: dict[str, float]) -> bool:
         """Whether ``head`` waits for resources (not only capacity); counts its rounds and

@@ -870,11 +870,21 @@ class Run(LiveRun):
         }
         if self.usage is not None or self.budget is not None:
             usage_stats(self, stats)
-        if self.gates is not None:  # why ready tasks wait (engine.gates)
-            waits = self._sched.waits()  # type: ignore[attr-defined]
+        if self.gates is not None:  # why ready tasks wait, and waited (engine.gates)
+            waits = self.waiting_for()
             if waits:
                 stats["waiting_for"] = waits
+            waited = self._sched.waited  # type: ignore[attr-defined]
+            if waited:
+                stats["waited_for"] = {why: len(ids) for why, ids in waited.items()}
         return stats
+
+    def waiting_for(self) -> dict[str, int]:
+        """Why ready tasks wait now (a concurrency key, resources, a rate limit, capacity):
+        reason -> tasks; empty for runs without those rules."""
+        if self.gates is None:
+            return {}
+        return self._sched.waits()  # type: ignore[attr-defined]
 
     def result(self) -> RunResult:
         return RunResult(

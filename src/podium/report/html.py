@@ -145,6 +145,15 @@ def render_report(
     parts.append(_slowest(states, durations))
     parts.append("<h2>Agent utilisation</h2>")
     parts.append(_agents(found, run.definition, wall))
+    waited = (run.stats or {}).get("waited_for")
+    if waited:  # resources, concurrency keys, rate limits (podium.engine.gates)
+        parts.append("<h2>What ready tasks waited for</h2><table>")
+        parts.append("<tr><th>reason</th><th>tasks</th></tr>")
+        parts += [
+            f"<tr><td>{_e(why)}</td><td class='num'>{n}</td></tr>"
+            for why, n in sorted(waited.items())
+        ]
+        parts.append("</table>")
     if any(s.usage for s in states.values()):
         parts.append("<h2>Model usage</h2>")
         parts.append(_usage(states, run.stats or {}))
