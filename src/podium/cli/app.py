@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from . import commands, planning, remote, runs, serve_mcp, service
+from . import commands, logs, planning, remote, runs, serve_mcp, service
 from .output import leave, state
 
 __all__ = ["app", "main"]
@@ -81,6 +81,7 @@ def _root(
 
 commands.register(app)
 runs.register(app)
+logs.register(app)
 serve_mcp.register(app)
 planning.register(app)
 service.register(app)

@@ -1,4 +1,5 @@
-"""Commands about recorded runs: ``resume``, ``runs``, ``status``, ``logs``, ``report``.
+"""Commands about recorded runs: ``resume``, ``runs``, ``status``, ``report`` (``logs`` is in
+logs.py).
 
 Each reads a run store (``--db``: a SQLite file, ``sqlite:///FILE`` or
 ``postgresql://USER@HOST/DB``; the environment variable PODIUM_DB gives a default). `register`
@@ -10,11 +11,24 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .options import AllowOpt, Backend, BackendOpt, RayAddressOpt, allow
+from .stored import (
+    DbOpt,
+    JsonOpt,
+    KeyOpt,
+    RunIdArg,
+    ServerOpt,
+    existing_store,
+    need_db,
+    ordered_states,
+    read_store,
+    run_document,
+    usage_stats,
+)
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -23,124 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="PODIUM_DB",
-        metavar="URL",
-        help="The run store: a SQLite file (or sqlite:///FILE) or postgresql://USER@HOST/DB.",
-    ),
-]
-RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
-JsonOpt = Annotated[
-    bool,
-    typer.Option("--json", help="Print one JSON document to stdout instead of tables."),
-]
-ServerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--server",
-        envvar="PODIUM_SERVER",
-        metavar="URL",
-        help="Ask this podium server (podium serve) instead of a store.",
-    ),
-]
-KeyOpt = Annotated[
-    str | None,
-    typer.Option("--key", envvar="PODIUM_KEY", metavar="KEY", help="The API key for --server."),
-]
-
 
 def register(app: typer.Typer) -> None:
     """Add the commands of this module to ``app``."""
     from .options import command
 
-    for fn in (resume, runs, status, logs, report):
+    for fn in (resume, runs, status, report):
         command(app, fn)
-
-
-# -- reading a store -------------------------------------------------------------------------
-
-
-def existing_store(db: str) -> Store:
-    """The store ``db`` names, which must exist: the commands that only read runs refuse a
-    SQLite file that is not there (a typo) instead of creating an empty store."""
-    import os
-
-    from ..errors import StoreError
-    from ..stores import open_store
-
-    store = open_store(db)
-    path = getattr(store, "path", None)
-    if path is not None and path != ":memory:" and not os.path.exists(path):
-        from .._utils.text import did_you_mean
-
-        folder = os.path.dirname(path) or "."
-        try:
-            near = [os.path.join(os.path.dirname(path), f) for f in os.listdir(folder)]
-        except OSError:
-            near = []
-        raise StoreError(
-            f"--db {db}: no such store file {path!r}.{did_you_mean(path, near)} This command "
-            "reads recorded runs and does not create a store: check the path "
-            "(`podium run FILE --db PATH` records a run and creates the file).",
-            file=db,
-            field="db",
-        )
-    return store
-
-
-async def _with_store(db: str, work: Any) -> Any:
-    store = existing_store(db)
-    try:
-        await store.open()
-        return await work(store)
-    finally:
-        await store.close()
-
-
-def _ordered_states(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, TaskState]:
-    from ..report.documents import ordered_states
-
-    return ordered_states(saved, states)
-
-
-def _usage_stats(states: dict[str, TaskState]) -> dict[str, Any]:
-    from ..report.documents import _usage_stats
-
-    return _usage_stats(states)
-
-
-def run_document(saved: RunRecord, states: dict[str, TaskState]) -> dict[str, Any]:
-    from ..report.documents import run_document
-
-    return run_document(saved, states)
-
-
-def history(transitions: list[Transition]) -> list[dict[str, Any]]:
-    from ..report.documents import history
-
-    return history(transitions)
-
-
-def _read(db: str | None, json_out: bool, work: Any) -> Any:
-    """Run ``work(store)`` on an opened store; store errors become ``error: ...``, exit 2."""
-    from .output import user_errors
-
-    with user_errors(json_out):
-        return asyncio.run(_with_store(_need_db(db), work))
-
-
-def _need_db(db: str | None) -> str:
-    if not db:
-        from ..errors import ValidationError
-
-        raise ValidationError(
-            "give the run store (--db URL, or PODIUM_DB) or a server (--server URL).",
-            field="db",
-        )
-    return db
 
 
 # -- resume ------------------------------------------------------------------------------------
@@ -190,7 +93,7 @@ def resume(
         from ..orchestrator import Orchestrator
 
         orch = Orchestrator(
-            store=existing_store(_need_db(db)),
+            store=existing_store(need_db(db)),
             backend=backend.value,
             ray_address=ray_address,
             echo_logs=not json_out,  # handlers' print() must not land before the JSON
@@ -246,7 +149,7 @@ def runs(
     async def work(store: Store) -> list[RunRecord]:
         return await store.list_runs(limit=limit)
 
-    found = _read(db, json_out, work)
+    found = read_store(db, json_out, work)
     if json_out:
         print_json([r.to_dict() for r in found])
         return
@@ -348,15 +251,15 @@ def status(
     async def work(store: Store) -> tuple[RunRecord, dict[str, TaskState]]:
         return await store.get_run(run_id), await store.task_states(run_id)
 
-    saved, states = _read(db, json_out, work)
+    saved, states = read_store(db, json_out, work)
     if task is not None:
         _task_detail(saved, states, task, json_out)
         return
     if json_out:
         print_json(run_document(saved, states))
         return
-    tasks = _ordered_states(saved, states)
-    stats = saved.stats or _usage_stats(states)
+    tasks = ordered_states(saved, states)
+    stats = saved.stats or usage_stats(states)
     summary(SimpleNamespace(tasks={tid: _Row(tid, s) for tid, s in tasks.items()}, stats=stats))
     from ..stores.base import count_states
 
@@ -375,142 +278,6 @@ def _task_detail(saved: RunRecord, states: dict[str, TaskState], tid: str, json_
 
     doc = run_document(saved, states)
     task_detail(doc, tid, json_out)
-
-
-# -- logs ----------------------------------------------------------------------------------------
-
-
-def logs(
-    run_id: RunIdArg,
-    db: DbOpt = None,
-    json_out: JsonOpt = False,
-    task: Annotated[
-        list[str] | None,
-        typer.Option("--task", "-t", metavar="ID", help="Only this task (repeat for more)."),
-    ] = None,
-    follow: Annotated[
-        bool,
-        typer.Option(
-            "--follow", "-f", help="Keep printing new lines until the run ends (with --db)."
-        ),
-    ] = False,
-    server: ServerOpt = None,
-    key: KeyOpt = None,
-) -> None:
-    """Show the ordered history of a recorded run, with what its tasks printed and logged.
-
-    Who ran what and when: each attempt, its error and traceback, every line a task wrote
-    (print, logging, ctx.log) and run-level events (resumes, agents paused or scaled)."""
-    from .output import console, print_json
-
-    async def work(store: Store) -> list[Transition]:
-        return await store.transitions(run_id)
-
-    if server:
-        if follow:
-            from ..errors import ValidationError
-            from .output import user_errors
-
-            with user_errors(json_out):
-                raise ValidationError(
-                    "--follow reads the run's store: give --db instead of --server.",
-                    field="follow",
-                )
-        from .remote import remote_logs
-
-        found = remote_logs(run_id, server, key, json_out, task)
-        if found is None:
-            return
-        events = found
-    elif follow:
-        _follow(run_id, _need_db(db), set(task) if task else None, json_out)
-        return
-    else:
-        events = history(_read(db, json_out, work))
-    if task:
-        wanted = set(task)
-        events = [e for e in events if e["task"] in wanted]
-    if json_out:
-        print_json(events)
-        return
-    out = console()
-    width = max((len(e["task"] or "") for e in events), default=4)
-    for e in events:
-        _print_event(out, e, width)
-
-
-def _print_event(out: Any, e: dict[str, Any], width: int) -> None:
-    from rich.text import Text
-
-    from .output import STYLES, duration
-
-    when = (e["at"] or "-").replace("T", " ")[:23]
-    line = Text(f"{when}  ")
-    if e.get("event") == "log":
-        line.append(f"{e['task'] or '-':<{width}}  ")
-        line.append(f"#{e['attempt'] or 0:<2} ")
-        line.append(f"{e['stream'] or 'log':<9}", style="bright_black")
-        line.append(f" {e['text']}")
-    elif e["task"] is None:
-        line.append(f"{'-':<{width}}  event {e['event']}", style="bright_black")
-        if e.get("data"):
-            line.append(" " + " ".join(f"{k}={v}" for k, v in e["data"].items()))
-    else:
-        line.append(f"{e['task']:<{width}}  ")
-        line.append(f"#{e['attempt'] or 0:<2} ")
-        line.append(f"{e['status']:<9}", style=STYLES.get(e["status"], ""))
-        if e["agent"]:
-            line.append(f" on {e['agent']}")
-        if e.get("duration") is not None:
-            line.append(f" after {duration(e['duration'])}")
-        if e.get("error"):
-            line.append(f"  {e['error']}", style="red")
-        if e.get("note"):
-            line.append(f"  ({e['note']})", style="bright_black")
-    line.rstrip()
-    out.print(line, soft_wrap=True, highlight=False)
-    if e.get("traceback"):
-        tb = Text("\n".join("    " + x for x in e["traceback"].rstrip("\n").splitlines()))
-        out.print(tb, style="bright_black", soft_wrap=True, highlight=False)
-
-
-def _follow(run_id: str, db: str, wanted: set[str] | None, json_out: bool) -> None:
-    """Print the run's history, then what is recorded next, until the run ends (Ctrl-C stops
-    following and leaves the run alone). With ``--json``, one event per line."""
-    import json as _json
-
-    from .output import console, user_errors
-
-    out = console()
-
-    async def poll() -> None:
-        store = existing_store(db)
-        await store.open()
-        try:
-            seen = 0  # highest seq printed
-            while True:
-                saved = await store.get_run(run_id)
-                new = [t for t in await store.transitions(run_id) if t.seq > seen]
-                if new:
-                    seen = new[-1].seq
-                    for e in history(new):
-                        if wanted is not None and e["task"] not in wanted:
-                            continue
-                        if json_out:
-                            print(_json.dumps(e, default=str), flush=True)
-                        else:
-                            _print_event(out, e, 12)
-                if saved.status != "running" or saved.owner_alive() is False:
-                    return
-                await asyncio.sleep(0.5)
-        finally:
-            await store.close()
-
-    with user_errors(json_out):
-        try:
-            asyncio.run(poll())
-        except KeyboardInterrupt:
-            pass
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -550,11 +317,11 @@ def report(
             await store.transitions(run_id),
         )
 
-    saved, states, transitions = _read(db, False, work)
+    saved, states, transitions = read_store(db, False, work)
     from ..report.html import render_report
 
     target = out or Path(f"{run_id}.html")
-    html = render_report(saved, _ordered_states(saved, states), transitions)
+    html = render_report(saved, ordered_states(saved, states), transitions)
     with user_errors():
         check_out(target)
         write_report(target, html)

@@ -159,7 +159,7 @@ class Session:
             doc = run.result().to_dict()
             doc["counts"] = run.counts()
         else:
-            from ..cli.runs import run_document
+            from ..cli.stored import run_document
 
             store = self.orch.store
             assert store is not None
@@ -227,12 +227,12 @@ class Session:
             "agents": (saved.stats or {}).get("agents", {}),
         }
         if out is not None:
-            from ..cli.runs import _ordered_states
+            from ..cli.stored import ordered_states
             from ..report.html import render_report
 
             target = Path(out)
             html = render_report(
-                saved, _ordered_states(saved, states), await store.transitions(run_id)
+                saved, ordered_states(saved, states), await store.transitions(run_id)
             )
             try:
                 target.write_text(html, encoding="utf-8")
