@@ -132,6 +132,10 @@ def test_overview_shows_agents_and_runs(page, server):  # type: ignore[no-untype
     assert "echo" in row and "%" in row  # its success rate
     assert "operator" in page.text_content("#who")
     assert page.is_visible("a[data-page='start']")
+    # throughput from before the page opened: the server keeps the last minutes
+    page.wait_for_function(
+        "/^[1-9]\\d* completed/.test(document.querySelector('#throughput-note').textContent)"
+    )
     shot(page, "overview")
     # the key is kept for the tab: a reload stays signed in
     page.reload()
@@ -222,6 +226,8 @@ def test_whoami_and_dag_routes(server):  # type: ignore[no-untyped-def]
         assert task["input"] == {"n": 1} and task["status"] == "completed"
         assert task["result"] == {"echo": {"n": 1}, "deps": {}}
         assert [e["status"] for e in task["history"]] == ["running", "completed"]
+        buckets = c.get("/api/v1/throughput").json()["buckets"]
+        assert sum(done for _, done, _ in buckets) >= 2
         r = c.get(f"/api/v1/runs/{run_id}/tasks/nope")
         assert r.status_code == 404 and "'nope'" in r.json()["message"]
 
@@ -521,3 +527,26 @@ def test_the_event_stream_in_rows(server):  # type: ignore[no-untyped-def]
     assert failed and failed[0][6] == "RuntimeError: flaky the first time"
     assert all(r[0] == run_id and isinstance(r[5], float) for r in rows)
     assert names[-1] == "run"
+
+
+def test_a_long_graph_shares_columns_between_layers(page, server):  # type: ignore[no-untyped-def]
+    tasks = [{"id": "root", "capability": "slow", "input": {"sleep": 0}}]
+    prev = ["root"]
+    for layer in range(60):
+        cur = [f"l{layer}_{i}" for i in range(3)]
+        for i, t in enumerate(cur):
+            dep = prev[i % len(prev)]
+            tasks.append(
+                {"id": t, "capability": "slow", "input": {"sleep": 0}, "depends_on": [dep]}
+            )
+        prev = cur
+    with client(server) as c:
+        run_id = c.post("/api/v1/runs", json={"name": "dash-long", "tasks": tasks}).json()["run_id"]
+        wait_run(c, run_id)
+    sign_in(page, server.keys["viewer"])
+    open_run(page, run_id)
+    columns = page.evaluate("new Set(window.podium.dag.boxes.map((b) => b.column)).size")
+    assert columns <= 24
+    assert page.evaluate("window.podium.dag.boxes.every((b) => b.cluster && b.layers)")
+    drawn_as(page, "l59_2", "completed")
+    shot(page, "run-long")

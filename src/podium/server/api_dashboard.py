@@ -58,6 +58,15 @@ async def whoami(request: Request, who: Any = need("read")) -> Any:
     return {"id": who.id, "role": who.role, "may": sorted(ACTIONS.get(who.role, ()))}
 
 
+@router.get(
+    "/api/v1/throughput",
+    summary="Tasks completed and failed per 5 seconds over the last 10 minutes",
+    response_model=dict[str, Any],
+)
+async def throughput(request: Request, _who: Any = need("read")) -> Any:
+    return service(request).throughput.to_dict()
+
+
 @router.post(
     "/api/v1/validate",
     summary="Check a workflow file (YAML or JSON) as a submission would, without running it",

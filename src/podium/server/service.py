@@ -23,6 +23,7 @@ from ..stores.base import owner_id
 from .auth import Authenticator
 from .events import EventHub
 from .metrics import Metrics
+from .throughput import Throughput
 from .workers import WorkerAgent, check_worker_fields
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class Service:
         self.hub = EventHub(config.events_kept)
         self.metrics = Metrics(self)
         self.hub.observers.append(self.metrics.observe)
+        self.throughput = Throughput()
+        self.hub.observers.append(self.throughput.observe)
         self.orch.listeners.append(self.hub.listen)
         self.auth = Authenticator(self.store, config)
         self.guard = NetGuard(config.allow_hosts)

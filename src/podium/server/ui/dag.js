@@ -3,12 +3,16 @@
 //
 // Readable at 10,000 tasks: a layer with more than NODE_LIMIT tasks is drawn as clusters, one
 // per route (capability or agent), each a grid of small cells (one per task) under a header
-// with its counts, and edges join clusters rather than tasks. Pan with the mouse or the arrow
+// with its counts, and edges join clusters rather than tasks. A graph of more than MAX_COLUMNS
+// layers puts consecutive layers in one column of clusters, so it never becomes a thin strip. Pan with the mouse or the arrow
 // keys, zoom with the wheel or + and -; labels appear once they are large enough to read.
 
 const NODE_LIMIT = 40; // tasks in one layer drawn as boxes; above that, as clusters of cells
 const NODE_W = 150, NODE_H = 26, NODE_GAP = 10, LAYER_GAP = 70;
 const CELL = 8, CELL_GAP = 2, CLUSTER_PAD = 8, CLUSTER_HEAD = 20, CLUSTER_GAP = 16;
+const MAX_COLUMNS = 24; // more layers than this: consecutive layers share a column
+const ASPECT = 1.6; // clusters are shaped so that the graph is about this much wider than tall
+const MIN_CELL_COLS = 2;
 const FINAL = new Set(["completed", "failed", "skipped", "cancelled"]);
 
 /** Depth of every task (longest path from a root), in topological order. */
@@ -67,14 +71,26 @@ export class Dag {
     this.graph = { depth, order, index };
     const byLayer = [];
     for (const i of order) (byLayer[depth[i]] ||= []).push(i);
+    // a long graph: consecutive layers share a column, so that it fits about MAX_COLUMNS wide
+    const per = Math.ceil(byLayer.length / MAX_COLUMNS);
+    const columns = [];
+    for (let k = 0; k < byLayer.length; k += per) {
+      columns.push({ ids: byLayer.slice(k, k + per).flat(), first: k, last: Math.min(byLayer.length, k + per) - 1 });
+    }
+    for (const c of columns) c.clustered = per > 1 || c.ids.length > NODE_LIMIT;
+    // clusters' rows: as many as make the whole graph about ASPECT times as wide as it is tall
+    const cells = columns.reduce((n, c) => n + (c.clustered ? c.ids.length : 0), 0);
+    const gaps = columns.length * ((LAYER_GAP + 2 * CLUSTER_PAD) / (CELL + CELL_GAP));
+    const rowsWanted = (gaps + Math.sqrt(gaps * gaps + 4 * ASPECT * cells)) / (2 * ASPECT);
     this.pos = new Float32Array(this.tasks.length * 2); // centre of each task (node or cell)
-    this.boxes = []; // {x, y, w, h, ids, route, cluster, cols}
+    this.boxes = []; // {x, y, w, h, ids, route, cluster, cols, column}
     this.boxOf = new Int32Array(this.tasks.length);
+    this.columnOf = [];
     let x = 0;
-    for (const ids of byLayer) {
-      if (!ids) continue;
+    for (const [ci, col] of columns.entries()) {
+      const ids = col.ids;
       const blocks = [];
-      if (ids.length <= NODE_LIMIT) {
+      if (!col.clustered) {
         for (const i of ids) blocks.push({ w: NODE_W, h: NODE_H, ids: [i], route: this.tasks[i].route, cluster: false });
       } else {
         const groups = new Map();
@@ -84,22 +100,24 @@ export class Dag {
           groups.get(r).push(i);
         }
         for (const [route, g] of groups) {
-          const cols = Math.max(8, Math.ceil(Math.sqrt(g.length * 1.5)));
+          const cols = Math.min(g.length, Math.max(Math.ceil(g.length / rowsWanted), MIN_CELL_COLS));
           const rows = Math.ceil(g.length / cols);
           blocks.push({
-            w: cols * (CELL + CELL_GAP) - CELL_GAP + 2 * CLUSTER_PAD,
+            w: Math.max(cols * (CELL + CELL_GAP) - CELL_GAP + 2 * CLUSTER_PAD, 40),
             h: rows * (CELL + CELL_GAP) - CELL_GAP + 2 * CLUSTER_PAD + CLUSTER_HEAD,
             ids: g, route, cluster: true, cols,
+            layers: per > 1 ? [col.first + 1, col.last + 1] : null,
           });
         }
       }
-      const gap = blocks.some((b) => b.cluster) ? CLUSTER_GAP : NODE_GAP;
+      const gap = col.clustered ? CLUSTER_GAP : NODE_GAP;
       const height = blocks.reduce((s, b) => s + b.h, 0) + gap * (blocks.length - 1);
       const width = Math.max(...blocks.map((b) => b.w));
       let y = -height / 2;
       for (const b of blocks) {
         b.x = x + (width - b.w) / 2;
         b.y = y;
+        b.column = ci;
         const k = this.boxes.length;
         this.boxes.push(b);
         b.ids.forEach((i, n) => {
@@ -125,6 +143,7 @@ export class Dag {
         const j = index.get(d);
         if (j === undefined) continue;
         const bj = this.boxOf[j];
+        if (this.boxes[bi].column === this.boxes[bj].column) continue; // inside a column: not drawn
         if (this.boxes[bi].cluster || this.boxes[bj].cluster) {
           const key = bj * 1e6 + bi;
           if (seen.has(key)) continue;
@@ -261,6 +280,7 @@ export class Dag {
     g.strokeStyle = col.line;
     g.beginPath();
     const crit = [];
+    const curved = this.scale > 0.3; // zoomed out, straight lines draw much faster and look the same
     for (const [bj, bi, j, i] of this.edges) {
       const a = this.boxes[bj], b = this.boxes[bi];
       if (!visible(a) && !visible(b)) continue;
@@ -271,7 +291,8 @@ export class Dag {
         continue;
       }
       g.moveTo(x0, y0);
-      g.bezierCurveTo(x0 + 30, y0, x1 - 30, y1, x1, y1);
+      if (curved) g.bezierCurveTo(x0 + 30, y0, x1 - 30, y1, x1, y1);
+      else g.lineTo(x1, y1);
     }
     g.stroke();
     if (crit.length) {
@@ -324,11 +345,15 @@ export class Dag {
       }
       b.counts = counts;
       const done = counts.completed || 0, bad = counts.failed || 0;
-      const head = `${b.route} · ${b.ids.length} tasks · ${done} done` + (bad ? ` · ${bad} failed` : "");
+      const where = b.layers ? ` · layers ${b.layers[0]}–${b.layers[1]}` : "";
+      const head = `${b.route}${where} · ${b.ids.length} tasks · ${done} done` + (bad ? ` · ${bad} failed` : "");
       // above the cluster when it is too small on screen for its header row
       const above = this.scale * CLUSTER_HEAD < 16;
-      text.push([head, b.x + (above ? 0 : CLUSTER_PAD), above ? b.y - 8 / this.scale : b.y + CLUSTER_HEAD / 2 + 3,
-        Math.max(b.w - 2 * CLUSTER_PAD, 160 / this.scale), bad ? col.failed : col.text, "bold 12px"]);
+      const room = above ? b.w + LAYER_GAP - 12 : b.w - 2 * CLUSTER_PAD; // up to the next column
+      if (room * this.scale >= 36) {
+        text.push([head, b.x + (above ? 0 : CLUSTER_PAD), above ? b.y - 8 / this.scale : b.y + CLUSTER_HEAD / 2 + 3,
+          room, bad ? col.failed : col.text, "bold 12px"]);
+      }
     }
     // labels in screen pixels: readable whatever the zoom
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
