@@ -74,6 +74,8 @@ class Agent:
     heartbeat_timeout: float | None = None  # seconds without heartbeat() before state error
     rate_limit: dict[str, Any] | None = None  # {requests, tokens, per} (podium.engine.gates)
     offers: dict[str, float] | None = None  # resources: what its tasks may hold in all at once
+    batch: tuple[int, float] | None = None  # (max_size, max_wait): the handler takes lists
+    batch_in_thread = False  # a batched sync handler runs in a thread
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class Agent:
         metadata: dict[str, Any] | None = None,
         rate_limit: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
+        batch: dict[str, Any] | None = None,
     ) -> None:
         cls = type(self)
         if handler is not None:
@@ -144,6 +147,7 @@ class Agent:
             heartbeat_timeout if heartbeat_timeout is not None else cls.heartbeat_timeout
         )
         self.replicas = _replicas(replicas, self.name)
+        self.use_batch(batch)
         self.pool: str | None = None  # the pool this agent is a replica of
         self.hold = False  # paused before it was set up: starts paused
 
@@ -169,6 +173,37 @@ class Agent:
 
     async def teardown(self) -> None:
         """Called once when the agent is terminated or the orchestrator closes."""
+
+    def use_batch(self, batch: dict[str, Any] | None) -> None:
+        """Hand the handler lists of up to ``max_size`` contexts, waiting at most
+        ``max_wait`` seconds for a list to fill; it returns one result per context, in order
+        (an exception object in the list fails that task only). See the resources guide."""
+        if batch is None:
+            return
+        where = f"agent {self.name!r}: batch"
+        if not isinstance(batch, dict) or set(batch) - {"max_size", "max_wait"}:
+            raise ValidationError(
+                f"{where} must be a mapping like {{max_size: 32, max_wait: 0.01}}, "
+                f"not {excerpt(batch)}.",
+                field="batch",
+            )
+        size, wait = batch.get("max_size", 32), batch.get("max_wait", 0.01)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_CAPACITY:
+            raise ValidationError(
+                f"{where}: max_size must be a whole number from 1 to {MAX_CAPACITY:,}, "
+                f"not {excerpt(size)}.",
+                field="batch.max_size",
+            )
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or wait < 0:
+            raise ValidationError(
+                f"{where}: max_wait must be a number of seconds >= 0, not {excerpt(wait)}.",
+                field="batch.max_wait",
+            )
+        self.batch = (size, float(wait))
+        self.batch_in_thread = self.executor == "thread"  # a sync handler: off the loop
+        self.executor = "batch"
+        # each task of a batch holds a unit of capacity until the batch ends
+        self.capacity = max(self.capacity, size)
 
     # -- liveness and replicas -------------------------------------------------------------
 

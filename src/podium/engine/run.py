@@ -47,6 +47,7 @@ from ..errors import CapabilityError, ResultError
 from ..patterns import coordinator_agent
 from ..result import RunResult, RunStatus, TaskResult
 from ..spec.workflow import Task, Workflow
+from .batch import batch
 from .budget import Budget, BudgetScheduler
 from .context import Context
 from .gates import GatedScheduler, Gates, needs_gates
@@ -209,6 +210,7 @@ class Run(LiveRun):
         self._abandoned: set[asyncio.Task[None]] = set()  # workers left to stuck handlers
         self._free: dict[TaskResult, int] = {}  # attempts cut by reassignment, not retries
         self._suspends: set[Agent] = set()  # agents seen suspending: no first step by hand
+        self._batches: dict[Agent, list[Any]] = {}  # open batches of batched agents (batch)
 
     def _apply_preset(self, preset: dict[str, dict[str, Any]]) -> None:
         """Restore tasks from an earlier run (resume) or the result cache.
@@ -455,6 +457,8 @@ class Run(LiveRun):
                     aw = self._loop.run_in_executor(  # type: ignore[union-attr]
                         self.pool, copy_context().run, _in_thread, agent._fn, ctx
                     )
+                elif executor == "batch":
+                    batch(self, rec, agent, ctx)  # engine.batch: runs when the batch is full
                 else:
                     try:
                         if executor == "inline":

@@ -67,6 +67,7 @@ class AgentSpec(StrictModel):
     # what its tasks may hold at once, {cpu: 4, gpu: 1, memory: 8GB} (kind: ray means the
     # actor's placement by it instead); set on the built agent by the loader
     resources: dict[str, Any] | None = None
+    batch: dict[str, Any] | None = None  # {max_size, max_wait}; set by the loader
 
     def agent_options(self) -> dict[str, Any]:
         """The `Agent` constructor's arguments for the fields every kind shares."""
