@@ -100,3 +100,20 @@ def test_a_batched_agent_from_a_file(tmp_path: Path) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert '"status": "completed"' in p.stdout
+
+
+def test_batch_is_refused_where_it_cannot_run(tmp_path: Path) -> None:
+    (tmp_path / "emb.py").write_text("def embed(ctxs):\n    return ctxs\n")
+    (tmp_path / "wf.yaml").write_text(
+        "name: emb\nagents:\n  - name: e\n    kind: ray\n    handler: emb:embed\n"
+        "    capabilities: [embed]\n    batch: {max_size: 8}\n"
+        "tasks:\n  - {id: a, capability: embed}\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-m", "podium", "validate", "wf.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2 and "batch is for kind: python" in p.stderr
+    assert "Traceback" not in p.stderr

@@ -372,3 +372,20 @@ def test_status_and_the_report_say_what_tasks_waited_for(tmp_path: Path) -> None
     assert p.returncode == 0, p.stderr
     html = (tmp_path / "r.html").read_text()
     assert "What ready tasks waited for" in html and "concurrency key &#x27;tenant-a&#x27;" in html
+
+
+def test_a_pattern_task_does_not_hold_its_capability_defaults() -> None:
+    wf = Workflow(
+        "p",
+        capabilities={"x": {"concurrency": {"key": "one", "max": 1}, "resources": {"gpu": 1}}},
+    )
+    wf.task("vote", capability="x", pattern="consensus", options={"agents": 2})
+
+    async def answer(ctx: Any) -> str:
+        return "yes"
+
+    orch = podium.Orchestrator()
+    for name in ("a", "b"):
+        orch.register(Agent(name, ["x"], 2, handler=answer, resources={"gpu": 1}))
+    result = orch.run_sync(wf)
+    assert result.status == "completed", result.tasks["vote"].error

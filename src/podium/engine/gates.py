@@ -244,9 +244,12 @@ class GatedScheduler(Scheduler):
 
     # -- rules of a task ------------------------------------------------------------------
 
+    # A pattern task's capability defaults are for its participants' tasks, not for it: its
+    # coordinator holding a key (or resources) its participants wait for would never end.
+
     def _key(self, task: Any) -> tuple[str, int] | None:
         rule = task.concurrency
-        if rule is None and task.capability is not None:
+        if rule is None and task.capability is not None and task.pattern is None:
             rules = self._cap_rules.get(task.capability)
             rule = rules.get("concurrency") if rules else None
         if rule is None:
@@ -255,6 +258,8 @@ class GatedScheduler(Scheduler):
 
     def _request(self, task: Any) -> dict[str, float] | None:
         req = task.resources
+        if task.pattern is not None:
+            return None
         if req is None and task.capability is not None:
             rules = self._cap_rules.get(task.capability)
             req = rules.get("resources") if rules else None
@@ -290,7 +295,7 @@ class GatedScheduler(Scheduler):
         out = []
         if agent.rate_limit is not None:
             out.append(self.gates.window(f"agent {agent.name!r}", agent.rate_limit))
-        w = self._cap_window(task.capability)
+        w = None if task.pattern is not None else self._cap_window(task.capability)
         if w is not None:
             out.append(w)
         if self._run_window is not None:

@@ -218,6 +218,12 @@ def build_agent(
         if spec.rate_limit is not None:  # every kind has one; set here, not by each kind
             agent.rate_limit = check_rate_limit(spec.rate_limit, owner=f"agent {spec.name!r}")
         if spec.batch is not None:
+            if kind.name != "python":
+                raise ValidationError(
+                    f"agent {spec.name!r}: batch is for kind: python agents, not kind: "
+                    f"{kind.name}.",
+                    field="batch",
+                )
             agent.use_batch(spec.batch)
         if isinstance(spec.resources, dict) and kind.name != "ray":
             agent.offers = check_resources(spec.resources, owner=f"agent {spec.name!r}")

@@ -403,7 +403,13 @@ def as_ray_agent(
         if address is not None and agent.address is None:
             agent.address = address
         return agent
-    return RayAgent(
+    if agent.batch is not None:
+        raise ValidationError(
+            f"agent {agent.name!r}: batch is not supported on Ray yet; run the batched agent "
+            "on the local backend (leave out --backend ray and kind: ray for it).",
+            field="batch",
+        )
+    ray_agent = RayAgent(
         agent.name,
         agent.capabilities,
         agent.capacity,
@@ -419,3 +425,6 @@ def as_ray_agent(
         replicas=agent.replicas,
         metadata=agent.metadata,
     )
+    ray_agent.rate_limit = agent.rate_limit  # the scheduler's rules stay with the agent
+    ray_agent.offers = agent.offers
+    return ray_agent
