@@ -40,6 +40,17 @@ async def vote(ctx):
     await ctx.send(ctx.agent, {"voted": ctx.task_id})
     got = await ctx.receive(wait=5)
     return {"verdict": "yes", "heard": [m["payload"] for m in got]}
+
+
+class Unreadable(Exception):
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+def unreadable(ctx):
+    if ctx.attempt == 1:
+        raise Unreadable()
+    return {"attempt": ctx.attempt}
 """
 
 
@@ -334,3 +345,31 @@ def test_workers_vote_and_read_their_inbox(server, api: httpx.Client, tmp_path) 
         for w in ws:
             w.stop()
     wait_for(lambda: not _registered(api, ws[0].name), 30, "the worker to deregister")
+
+
+def test_a_worker_survives_an_exception_it_cannot_describe(  # type: ignore[no-untyped-def]
+    server, api: httpx.Client, tmp_path
+) -> None:
+    """A handler raising an exception whose ``__str__`` raises fails that attempt only: the
+    worker reports it, stays alive, and runs the retry."""
+    cap = f"unreadable-{uuid.uuid4().hex[:6]}"
+    w = Worker(server, tmp_path, f"u-{cap}", cap, "unreadable")
+    try:
+        wait_for(lambda: _registered(api, w.name), 60, w.name)
+        wf = {
+            "name": "unreadable",
+            "tasks": [{"id": "t", "capability": cap, "retry": {"max_attempts": 2}}],
+        }
+        doc = wait_run(api, api.post("/api/v1/runs", json=wf).json()["run_id"], 60)
+        assert doc["tasks"]["t"]["status"] == "completed", doc["tasks"]["t"]
+        assert doc["tasks"]["t"]["result"] == {"attempt": 2}
+        retried = [
+            e
+            for e in api.get(f"/api/v1/runs/{doc['run_id']}/logs").json()
+            if e.get("status") == "retrying"
+        ]
+        assert "Unreadable: <its message could not be read" in retried[0]["error"]
+        assert w.proc.poll() is None  # still running
+    finally:
+        log = w.stop()
+    assert "Traceback" not in log

@@ -41,6 +41,7 @@ from types import CoroutineType
 from typing import Any
 
 from .._utils.json_values import _ATOMS, json_problem
+from .._utils.text import describe_exception as _describe
 from .._utils.text import did_you_mean
 from ..agents.agent import Agent, AgentState
 from ..errors import CapabilityError, ResultError
@@ -914,19 +915,6 @@ class Run(LiveRun):
     @property
     def scheduler(self) -> Scheduler:
         return self._sched
-
-
-def _describe(exc: BaseException) -> str:
-    """``Name: message`` for a task's error; never raises, whatever the exception does."""
-    try:
-        name = type(exc).__name__
-    except Exception:  # pragma: no cover - a metaclass that breaks __name__
-        name = "an exception"
-    try:
-        text = str(exc)
-    except Exception as problem:
-        text = f"<its message could not be read: str() raised {type(problem).__name__}>"
-    return f"{name}: {text}" if text else name
 
 
 class _Raised(Exception):

@@ -24,15 +24,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .._utils.text import describe_exception as _describe
 from ..errors import RemoteError, ValidationError
 from ._http import check_url, error_of, headers, unreachable
 
 __all__ = ["Worker", "WorkerContext"]
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class _Rest:
