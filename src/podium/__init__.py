@@ -2,16 +2,22 @@
 
 The package, from the people-facing top down to the pieces everything else uses::
 
+    cli/ mcp_server/ the ``podium`` command line (parse, call the API, print); ``podium mcp``
+    demo/            ``podium demo``: an offline research team
+    server/          ``podium serve``: the REST API, auth, events, the dashboard
     orchestrator.py  the Python API: register agents, run and resume workflows, live control
-    cli/             the ``podium`` command line (parse, call the API, print)
     report/          the HTML report of a recorded run
-    engine/          one run: the task state machine, the pure scheduler, live changes, the
-                     context a handler sees, the recorder that writes transitions to a store
+    llm/             LLM agents: models, presets, actions, planning
+    engine/          one run: the task state machine, the pure scheduler and its gates, live
+                     changes, the context a handler sees, task logs, tracebacks and traces,
+                     the recorder that writes transitions to a store
     patterns/        consensus, auction, pipeline, delegation, swarm (coordinator handlers)
     stores/ bus/     where runs are kept (memory, SQLite, PostgreSQL); agent messaging
                      (memory, Redis)
     spec/            the workflow format: files, models, code-built workflows, DAG analysis
+    remote/          the server's client and ``podium worker``
     agents/          agents, pools, their upkeep, and the kinds of agent (``kind:``)
+    migrations/      the stores' schema (Alembic), and the SQLite schema it makes
     result.py        what a run gives back: task and run results and their states
     errors.py        every error podium raises on purpose
     _utils/          JSON checks, the strict model base, code named by files
