@@ -389,3 +389,48 @@ def test_a_pattern_task_does_not_hold_its_capability_defaults() -> None:
         orch.register(Agent(name, ["x"], 2, handler=answer, resources={"gpu": 1}))
     result = orch.run_sync(wf)
     assert result.status == "completed", result.tasks["vote"].error
+
+
+def test_a_rate_limit_is_shared_by_two_runs() -> None:
+    import time
+
+    starts: list[float] = []
+
+    async def call(ctx: Any) -> None:
+        starts.append(time.monotonic())
+
+    def workflow(name: str) -> Workflow:
+        wf = Workflow(name)
+        for i in range(4):
+            wf.task(f"t{i}", capability="api")
+        return wf
+
+    async def main() -> list[Any]:
+        orch = podium.Orchestrator()
+        limit = {"requests": 3, "per": 0.5}
+        orch.register(Agent("api", ["api"], 10, handler=call, rate_limit=limit))
+        return await asyncio.gather(orch.run(workflow("one")), orch.run(workflow("two")))
+
+    results = asyncio.run(main())
+    assert all(r.status == "completed" for r in results) and len(starts) == 8
+    for t in starts:  # both runs together, with 50 ms of slack for handlers starting late
+        assert sum(1 for u in starts if t <= u < t + 0.45) <= 3
+
+
+def test_a_budget_and_a_rate_limit_together() -> None:
+    class Metered(Agent):
+        def estimate_usage(self, task: Any) -> tuple[float, int]:
+            return 0.4, 10
+
+    async def call(ctx: Any) -> str:
+        ctx.record_usage(prompt_tokens=5, completion_tokens=5, cost=0.4)
+        return "ok"
+
+    wf = Workflow("b", budget={"max_cost": 1.0}, rate_limit={"requests": 100})
+    for i in range(4):
+        wf.task(f"t{i}", capability="m")
+    orch = podium.Orchestrator()
+    orch.register(Metered("m", ["m"], 1, handler=call))
+    result = orch.run_sync(wf)
+    assert result.status == "budget_exceeded"
+    assert sum(t.status == "completed" for t in result.tasks.values()) == 2
