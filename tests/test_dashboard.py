@@ -297,6 +297,8 @@ def test_run_page_shows_tasks_change_state_and_a_failure_with_its_traceback(page
     page.wait_for_selector(".drawer[data-task='shaky'] #task-error")
     error = page.text_content("#task-error")
     assert "RuntimeError: flaky the first time" in error
+    tb = page.text_content(".drawer pre.traceback")
+    assert "Traceback" in tb and "in flaky" in tb and "flaky the first time" in tb
     shot(page, "task-drawer")
     assert axe_serious(page) == []
     page.keyboard.press("Escape")

@@ -254,9 +254,16 @@ async def run_task(request: Request, run_id: str, task_id: str, _who: Any = need
             doc["traceback"] = tb
     else:
         doc["status"] = "pending"
-    doc["history"] = [
-        e for e in history(await svc.store.transitions(run_id)) if e["task"] == task_id
-    ]
+    events = [e for e in history(await svc.store.transitions(run_id)) if e["task"] == task_id]
+    doc["history"] = [e for e in events if "status" in e]
+    if "logs" not in doc:  # a finished run: the lines its task wrote, from the history
+        logs = [
+            {k: e.get(k) for k in ("at", "attempt", "stream", "text")}
+            for e in events
+            if e.get("event") == "log"
+        ]
+        if logs:
+            doc["logs"] = logs
     prefix = task_id + "/"
     if run is not None:
         subs = {k: v for k, v in run.records.items() if k.startswith(prefix)}

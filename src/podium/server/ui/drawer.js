@@ -69,7 +69,8 @@ export async function openDrawer(runId, taskId, { onTask, refresh = false } = {}
       h("tbody", {}, t.history.map((e) => h("tr", {},
         h("td", {}, String(e.attempt ?? "")), h("td", {}, badge(e.status)), h("td", {}, e.agent || "–"),
         h("td", {}, (e.at || "").slice(11, 23)),
-        h("td", { class: "wrap" }, e.error || ""))))));
+        h("td", { class: "wrap" }, e.error || "",
+          e.traceback ? h("details", {}, h("summary", {}, "traceback"), h("pre", {}, e.traceback)) : ""))))));
   }
   body.replaceChildren(...parts);
   el.scrollTop = scroll;
