@@ -66,9 +66,15 @@ def ray_address() -> Iterator[str]:
     """One local Ray instance for the whole session (2 CPUs, no dashboard): starting Ray takes
     seconds and hundreds of MB. This process is its first driver; RAY_ADDRESS is set so the
     podium processes tests start (CLI, docs pages) join it instead of starting their own."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
     import logging
     import os
+
+    from _redis import skip_or_fail
+
+    try:
+        import ray
+    except ImportError:
+        skip_or_fail("ray is not installed (pip install -e '.[ray]')")
 
     if not ray.is_initialized():
         ray.init(
