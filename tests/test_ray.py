@@ -231,3 +231,14 @@ def test_podium_serve_backend_ray(tmp_path: Path) -> None:
         assert agent["kind"] == "ray" and agent["completed"] == 1
     finally:
         served.kill(signal.SIGTERM)
+
+
+def test_bad_resources_name_the_file_agent_and_field(tmp_path: Path) -> None:
+    (tmp_path / "ray_handlers.py").write_text(HANDLERS)
+    path = tmp_path / "flow.yaml"
+    path.write_text(FLOW.replace("memory: 64MiB", "memory: lots"))
+    with pytest.raises(podium.ValidationError) as err:
+        podium.load_workflow(path)
+    message = str(err.value)
+    assert "agent 'doubler'" in message and "resources.memory" in message
+    assert "'lots' is not an amount of memory (2GB, 512MiB, or bytes)" in message
