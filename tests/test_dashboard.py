@@ -222,6 +222,10 @@ def test_whoami_and_dag_routes(server):  # type: ignore[no-untyped-def]
             ("a", [], "echo"),
             ("b", ["a"], "echo"),
         ]
+        assert [(s[0], s[1], s[2], s[3]) for s in dag["states"]] == [
+            ("a", "completed", "echo", 1),
+            ("b", "completed", "echo", 1),
+        ]
         task = c.get(f"/api/v1/runs/{run_id}/tasks/a").json()
         assert task["input"] == {"n": 1} and task["status"] == "completed"
         assert task["result"] == {"echo": {"n": 1}, "deps": {}}

@@ -179,14 +179,32 @@ async def run_dag(request: Request, run_id: str, _who: Any = need("read")) -> An
             }
             for t in run.workflow.tasks.values()
         ]
-        return _json({"run_id": run_id, "workflow": run.workflow.name, "tasks": tasks})
+        states = _states(run.records.values())
+        return _json({"run_id": run_id, "workflow": run.workflow.name, "tasks": tasks,
+                      "states": states})  # fmt: skip
     saved = await svc._saved(run_id)
     pattern = _patterns(saved.definition)
     tasks = [
         {"id": tid, "deps": deps, "route": route, "pattern": pattern.get(tid)}
         for tid, deps, route in graph(saved.definition)
     ]
-    return _json({"run_id": run_id, "workflow": saved.workflow, "tasks": tasks})
+    states = _states(await svc.store.task_states(run_id), stored=True)
+    return _json({"run_id": run_id, "workflow": saved.workflow, "tasks": tasks, "states": states})
+
+
+def _states(recs: Any, stored: bool = False) -> list[list[Any]]:
+    """``[id, status, agent, attempts, started, finished, error]`` of every task that has one:
+    what drawing needs, without results or dates to format (a few times cheaper than the run's
+    document, and it is read while the run goes on)."""
+    if stored:
+        recs = recs.values()
+        key = "task_id"
+    else:
+        key = "id"
+    return [
+        [getattr(r, key), r.status, r.agent, r.attempts, r.started_at, r.finished_at, r.error]
+        for r in recs
+    ]
 
 
 def _json(doc: Any) -> Response:

@@ -125,15 +125,21 @@ export function runPage(el, runId) {
     if (ended) setTimeout(reload, 300);
   }, "0"); // from the first of this run's events the server still keeps: the feed's history
 
-  async function reload() {
-    try { doc = await api(`/api/v1/runs/${enc}?tasks=true`); } catch (e) { return; }
-    for (const [id, t] of Object.entries(doc.tasks || {})) {
+  // the tasks' states come with the graph (compact, no results); the run's document without
+  // its tasks gives the header
+  function merge(states) {
+    for (const [id, status, agent, attempts, start, end, error] of states) {
       const rec = state.get(id);
-      const fresh = { status: t.status, agent: t.agent, attempt: t.attempts || 0,
-        start: t.started_at ? Date.parse(t.started_at) / 1000 : null,
-        end: t.finished_at ? Date.parse(t.finished_at) / 1000 : null, error: t.error };
+      const fresh = { status, agent, attempt: attempts || 0, start: start ?? null, end: end ?? null, error };
       if (!rec || fresh.attempt > rec.attempt || (fresh.attempt === rec.attempt && RANK[fresh.status] >= RANK[rec.status])) state.set(id, fresh);
     }
+  }
+
+  async function reload(full = true) {
+    try {
+      if (full) merge((await api(`/api/v1/runs/${enc}/dag`)).states);
+      doc = await api(`/api/v1/runs/${enc}?tasks=false`);
+    } catch (e) { return; }
     renderHead();
     changed();
   }
@@ -141,7 +147,8 @@ export function runPage(el, runId) {
   async function load() {
     let shape;
     try {
-      [shape] = await Promise.all([api(`/api/v1/runs/${enc}/dag`), reload()]);
+      [shape] = await Promise.all([api(`/api/v1/runs/${enc}/dag`), reload(false)]);
+      merge(shape.states);
     } catch (e) {
       el.replaceChildren(h("h1", {}, "Run not found"), h("p", { class: "error" }, e.message), h("a", { href: "#/" }, "Back to the overview"));
       return;
