@@ -11,7 +11,8 @@ resumed. A bigger result stays in Ray's object store when other tasks depend on 
 result in the driver is a reference, ``{"ray_object": "<hex id>", "bytes": <size>}`` (that is
 what the store records), and the dependent tasks' actors get the value straight from the object
 store, so it never passes through the driver. It is fetched only when an in-process agent reads
-it in ``ctx.deps``, or when nothing depends on the task (its result is the run's output).
+it in ``ctx.deps``, or when nothing depends on the task (its result is the run's output). The
+driver lets go of it once every task that depends on it has completed.
 References die with the driver: a resumed run runs such a task again if a task that needs it
 has not completed.
 
@@ -270,6 +271,8 @@ class RayAgent(Agent):
             if cause is not None:
                 raise cause from None
             raise
+        if refs:
+            _release(refs, records, names, rec)
         kind, detail, usage = head
         if usage:
             for call in usage:
@@ -282,6 +285,14 @@ class RayAgent(Agent):
             refs[rec.id] = value_ref
             return {"ray_object": value_ref.hex(), "bytes": detail}
         return await value_ref  # nothing depends on it: it is the run's output
+
+
+def _release(refs: dict[str, Any], records: Any, names: list[str], rec: Any) -> None:
+    """Let go of the kept results no task needs any more: every task that depends on them has
+    completed (``rec``, which needed them, is completing now), so Ray can free them."""
+    for d in names:
+        if d in refs and all(x is rec or x.status == "completed" for x in records[d].dependents):
+            del refs[d]
 
 
 def _cause(exc: BaseException) -> str:
