@@ -35,7 +35,7 @@ def make(awaits: int) -> Handler:
 
 
 @types.coroutine
-def _rest(coro: Any, first: Any) -> Any:  # as podium.engine.run._rest
+def _rest(coro: Any, first: Any) -> Any:  # as podium.engine.calls.rest_of
     while True:
         try:
             yield first

@@ -32,7 +32,6 @@ import gc
 import os
 import random
 import time
-import types
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -50,11 +49,17 @@ from ..result import RunResult, RunStatus, TaskResult
 from ..spec.workflow import Task, Workflow
 from .batch import batch
 from .budget import Budget, BudgetScheduler
+from .calls import Raised as _Raised
+from .calls import cancelled_itself as _cancelled_itself
+from .calls import in_thread as _in_thread
+from .calls import rest_of as _rest
+from .calls import type_name as _type_name
 from .context import Context
 from .gates import GatedScheduler, Gates, needs_gates
 from .live import LiveRun
 from .logs import CURRENT, capturing, flush_partial
 from .prepare import build_records, order_records, rank_records
+from .readout import RunReadout
 from .scheduler import Scheduler, Strategy
 from .status import (
     CANCELLED,
@@ -67,7 +72,6 @@ from .status import (
     SKIPPED,
 )
 from .tracebacks import format_traceback
-from .usage import usage_stats
 
 _DEBUG = bool(os.environ.get("PODIUM_DEBUG"))
 _FAIRNESS = 256  # handlers a worker runs back to back before it lets the loop breathe
@@ -84,31 +88,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-@types.coroutine
-def _rest(coro: Any, first: Any) -> Any:
-    """The rest of a coroutine whose first step was driven by hand, awaited by the current Task.
-
-    Yields what the first step yielded (the Task waits on it, or passes through the loop for a
-    bare ``yield``), then hands the coroutine to the Task with ``yield from``: every later step
-    goes straight from the Task to the coroutine, with no Python code in between.
-    """
-    while True:
-        try:
-            yield first
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # the Task throws in (cancellation): pass it down
-            try:
-                first = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            break
-    return (yield from coro)
-
-
-class Run(LiveRun):
+class Run(RunReadout, LiveRun):
     """Executes one workflow on a set of agents. Use `Orchestrator.run`; this is the engine."""
 
     gates: Gates | None = None  # concurrency keys and rate limits, shared by an orchestrator
@@ -830,119 +810,3 @@ class Run(LiveRun):
                 self._cancel_running(rec, why)
         if not self._remaining:
             self._finish()
-
-    # -- reading -------------------------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        """Tasks per state, for progress displays."""
-        ready = self._sched.waiting() + len(self._queue)
-        done = (
-            self.n_completed
-            + self.n_failed
-            + self.n_skipped
-            + self.n_cancelled
-            + self.n_running
-            + self.n_retrying
-        )
-        return {
-            "pending": self.total - done - ready,
-            "ready": ready,
-            "running": self.n_running,
-            "retrying": self.n_retrying,
-            "completed": self.n_completed,
-            "failed": self.n_failed,
-            "skipped": self.n_skipped,
-            "cancelled": self.n_cancelled,
-        }
-
-    def stats(self) -> dict[str, Any]:
-        end = self.finished_at or time.time()
-        duration = end - self.started_at
-        finished = self.n_completed + self.n_failed
-        agents = {a.name: a.stats() for a in self._sched.agents.values()}
-        stats = {
-            "total": self.total,
-            "completed": self.n_completed,
-            "failed": self.n_failed,
-            "skipped": self.n_skipped,
-            "cancelled": self.n_cancelled,
-            "in_progress": self.n_running,
-            "attempts": self.n_attempts,
-            "success_rate": round(self.n_completed / finished, 4) if finished else None,
-            "duration": round(duration, 6),
-            "tasks_per_second": round(self.n_completed / duration, 1) if duration > 0 else None,
-            "agents": agents,
-        }
-        if self.usage is not None or self.budget is not None:
-            usage_stats(self, stats)
-        if self.gates is not None:  # why ready tasks wait, and waited (engine.gates)
-            waits = self.waiting_for()
-            if waits:
-                stats["waiting_for"] = waits
-            waited = self._sched.waited  # type: ignore[attr-defined]
-            if waited:
-                stats["waited_for"] = {why: len(ids) for why, ids in waited.items()}
-        return stats
-
-    def waiting_for(self) -> dict[str, int]:
-        """Why ready tasks wait now (a concurrency key, resources, a rate limit, capacity):
-        reason -> tasks; empty for runs without those rules."""
-        if self.gates is None:
-            return {}
-        return self._sched.waits()  # type: ignore[attr-defined]
-
-    def result(self) -> RunResult:
-        return RunResult(
-            self.run_id,
-            self.workflow.name,
-            self.status,
-            self.records,
-            self.stats(),
-            self.started_at,
-            self.finished_at,
-        )
-
-    @property
-    def abandoned(self) -> int:
-        """Handlers still running that ignored their cancellation past the grace period: their
-        tasks have ended, but ``asyncio.run`` would wait for them at its clean-up."""
-        return sum(not w.done() for w in self._abandoned)
-
-    @property
-    def agents(self) -> dict[str, Agent]:
-        return self._sched.agents
-
-    @property
-    def scheduler(self) -> Scheduler:
-        return self._sched
-
-
-class _Raised(Exception):
-    """What a sync handler raised that a Future cannot carry (StopIteration)."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(exc)
-        self.exc = exc
-
-
-def _in_thread(fn: Callable[[Any], Any], ctx: Any) -> Any:
-    """Call a sync handler in a worker thread, with a log slot of its own when its run
-    captures: it may go on after its worker gave up on it (a timeout), and must not write on
-    the next handler's (engine.logs)."""
-    if CURRENT.get() is not None:
-        CURRENT.set([ctx])
-    try:
-        return fn(ctx)
-    except StopIteration as exc:  # a Future refuses it ("interacts badly with generators")
-        raise _Raised(exc) from None
-
-
-def _type_name(value: Any) -> str:
-    try:
-        return type(value).__name__
-    except Exception:  # pragma: no cover
-        return "value"
-
-
-def _cancelled_itself() -> asyncio.CancelledError:
-    return asyncio.CancelledError("the handler cancelled its own task")
