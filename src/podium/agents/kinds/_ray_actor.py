@@ -60,11 +60,9 @@ class RemoteContext:
         "usage",
     )
 
-    def __init__(
-        self, replica: Replica, info: tuple[Any, ...], names: list[str], deps: tuple[Any, ...]
-    ) -> None:
+    def __init__(self, replica: Replica, info: list[Any], deps: tuple[Any, ...]) -> None:
         self._replica = replica
-        task_id, capability, inp, options, self.run_id, self.attempt, self.agent, bus = info
+        task_id, capability, inp, options, self.run_id, self.attempt, self.agent, bus, names = info
         self._bus_spec = bus
         self.task = RemoteTask(task_id, capability, inp, options, names)
         self.task_id: str = task_id
@@ -171,13 +169,12 @@ class Replica:
         for bus in self._buses.values():
             await bus.close()
 
-    async def run(
-        self, info: tuple[Any, ...], names: list[str], *deps: Any
-    ) -> tuple[tuple[Any, ...], Any]:
+    async def run(self, info: list[Any], *deps: Any) -> tuple[tuple[Any, ...], Any]:
         """Run one task; ``deps`` arrive resolved (Ray fetched them from the object store).
         ``info`` is plain values (task id, capability, input, options, run id, attempt,
-        agent, the bus's class, URL and namespace or None): cheap to send, unlike a Task."""
-        ctx = RemoteContext(self, info, names, deps)
+        agent, the bus's class, URL and namespace or None, the dependencies' ids): cheap to
+        send, unlike a Task."""
+        ctx = RemoteContext(self, info, deps)
         if self.pool is None:
             value = await self.fn(ctx)
         else:

@@ -241,7 +241,8 @@ class RayAgent(Agent):
         bus = getattr(run, "bus", None)
         # a bus every node reaches (Redis) goes as its class, URL and namespace
         bus_spec = (type(bus), bus.url, bus.namespace) if hasattr(bus, "namespace") else None
-        info = (
+        # one list of plain values: Ray sends it as msgpack, cheaper than a tuple and a list
+        info = [
             task.id,
             task.capability,
             task.input,
@@ -250,8 +251,9 @@ class RayAgent(Agent):
             ctx.attempt,
             self.name,
             bus_spec,
-        )
-        head_ref, value_ref = self._run(info, names, *args)
+            names,
+        ]
+        head_ref, value_ref = self._run(info, *args)
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
