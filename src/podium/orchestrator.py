@@ -25,6 +25,7 @@ from .agents.supervisor import Supervisor
 from .engine.gates import Gates
 from .engine.run import Run
 from .engine.scheduler import Strategy
+from .engine.shared_gates import open_gates
 from .errors import HandlerError, TaskFailed, ValidationError
 from .result import RunResult, TaskResult, TaskStatus
 from .spec.workflow import Task, Workflow
@@ -54,6 +55,9 @@ class Orchestrator(LiveAgents):
     URL for `podium.stores.open_store` (``"runs.db"``, ``"sqlite:///runs.db"``,
     ``"postgresql://user@host/db"``, ``"memory"``). Without one, nothing is recorded.
 
+    ``gates="redis://host:6379/0"`` (or ``PODIUM_GATES``) shares concurrency keys with every
+    orchestrator, in any process, that names the same Redis (see docs/resources.md).
+
     ``backend="ray"`` runs every agent whose work is Python code (functions, classes, ``kind:
     python``) in Ray actors (see docs/ray.md), on the cluster at ``ray_address`` (``auto``,
     ``ray://host:10001``; default ``RAY_ADDRESS`` or a local Ray instance).
@@ -78,6 +82,7 @@ class Orchestrator(LiveAgents):
         capture_logs: bool = True,
         echo_logs: bool = True,
         tracing: Any = None,
+        gates: Gates | str | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValidationError(
@@ -103,8 +108,9 @@ class Orchestrator(LiveAgents):
         self._totals = {"completed": 0, "failed": 0, "skipped": 0, "cancelled": 0, "total": 0}
         self.pools: dict[str, AgentPool] = {}
         self._supervisor = Supervisor(self)
-        # concurrency keys and rate limits, shared by every run of this orchestrator
-        self.gates = Gates()
+        # concurrency keys and rate limits, shared by every run of this orchestrator; with a
+        # Redis URL (or PODIUM_GATES) concurrency keys are shared with other processes too
+        self.gates = open_gates(gates if gates is not None else os.environ.get("PODIUM_GATES"))
         self.store: Store | None = None
         self._owns_store = False
         # the message bus handlers reach through ctx.bus: "memory" (default) or a Bus / URL
@@ -312,6 +318,7 @@ class Orchestrator(LiveAgents):
             self._remember(run)
             if not self._active:
                 await self._supervisor.stop()
+                await self.gates.settle()  # slots of shared keys given back reach Redis
             await self._teardown_own_agents(run)
             recorder = self._recorders.pop(run.run_id, None)
             if recorder is not None:
@@ -563,6 +570,7 @@ class Orchestrator(LiveAgents):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        await self.gates.close()
         if self.store is not None and self._owns_store:
             await self.store.close()
         if self._bus is not None and self._owns_bus:

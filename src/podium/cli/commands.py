@@ -16,6 +16,7 @@ from .options import (
     Backend,
     BackendOpt,
     FileArg,
+    GatesOpt,
     JsonOpt,
     KeyOpt,
     RayAddressOpt,
@@ -67,6 +68,7 @@ def run(
     backend: BackendOpt = Backend.local,
     ray_address: RayAddressOpt = None,
     allow_module: AllowOpt = None,
+    gates: GatesOpt = None,
 ) -> None:
     """Run a workflow file and show its progress and a summary.
 
@@ -81,7 +83,14 @@ def run(
         raise typer.Exit(remote_run(file, server, key, json_out))
     budget = {"max_cost": max_cost, "max_tokens": max_tokens}
     orch, prepared = prepare(
-        file, json_out, db, run_id, budget=budget, backend=backend.value, ray_address=ray_address
+        file,
+        json_out,
+        db,
+        run_id,
+        budget=budget,
+        backend=backend.value,
+        ray_address=ray_address,
+        gates=gates,
     )
     raise typer.Exit(execute(orch, prepared, json_out))
 

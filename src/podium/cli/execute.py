@@ -41,6 +41,7 @@ def prepare(
     budget: dict[str, float | None] | None = None,
     backend: str = "local",
     ray_address: str | None = None,
+    gates: str | None = None,
 ) -> tuple[Orchestrator, Run]:
     """Load and validate a workflow file and build its run (nothing runs yet); with ``db``,
     the run will be recorded in that store; ``budget`` (--max-cost, --max-tokens) replaces
@@ -54,7 +55,11 @@ def prepare(
 
             check_run_id(run_id)
         orch = Orchestrator(
-            store=db, backend=backend, ray_address=ray_address, echo_logs=not json_out
+            store=db,
+            backend=backend,
+            ray_address=ray_address,
+            echo_logs=not json_out,
+            gates=gates,
         )
         wf = load_workflow(path)
         if budget and any(v is not None for v in budget.values()):

@@ -111,6 +111,16 @@ BackendOpt = Annotated[
         help="Where agents run: local (this process) or ray (Ray actors; docs/ray.md).",
     ),
 ]
+GatesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gates",
+        envvar="PODIUM_GATES",
+        metavar="URL",
+        help="Share concurrency keys with other processes through this Redis "
+        "(redis://HOST:6379/0; docs/resources.md).",
+    ),
+]
 RayAddressOpt = Annotated[
     str | None,
     typer.Option(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .options import AllowOpt, Backend, BackendOpt, RayAddressOpt, allow
+from .options import AllowOpt, Backend, BackendOpt, GatesOpt, RayAddressOpt, allow
 from .stored import (
     DbOpt,
     JsonOpt,
@@ -78,6 +78,7 @@ def resume(
     backend: BackendOpt = Backend.local,
     ray_address: RayAddressOpt = None,
     allow_module: AllowOpt = None,
+    gates: GatesOpt = None,
 ) -> None:
     """Continue a recorded run that was interrupted or failed.
 
@@ -97,6 +98,7 @@ def resume(
             backend=backend.value,
             ray_address=ray_address,
             echo_logs=not json_out,  # handlers' print() must not land before the JSON
+            gates=gates,
         )
         run = asyncio.run(_prepare_resume(orch, run_id))
     if orch._resuming[run_id].status == "completed":  # nothing to run: show it as recorded

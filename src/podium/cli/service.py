@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from .options import Backend, BackendOpt, Command, JsonOpt, KeyOpt, RayAddressOpt, ServerOpt
+from .options import (
+    Backend,
+    BackendOpt,
+    Command,
+    GatesOpt,
+    JsonOpt,
+    KeyOpt,
+    RayAddressOpt,
+    ServerOpt,
+)
 
 __all__ = ["register"]
 
@@ -92,6 +101,7 @@ def serve(
     ] = False,
     backend: BackendOpt = Backend.local,
     ray_address: RayAddressOpt = None,
+    gates: GatesOpt = None,
 ) -> None:
     """Run podium as a service.
 
@@ -123,6 +133,7 @@ def serve(
             public_docs=public_docs,
             backend=backend.value,
             ray_address=ray_address,
+            gates=gates,
         )
         config.check()
         try:

@@ -175,6 +175,10 @@ class Gates:
         for name, n in request.items():
             held[name] -= n
 
+    def full(self, key: str, most: int) -> bool:
+        """Whether a task with ``key`` must wait (the caller parks it then)."""
+        return self.keys.get(key, 0) >= most
+
     def free(self, key: str) -> None:
         """A task holding ``key`` ended: the first task parked on it goes back to its run."""
         n = self.keys[key] - 1
@@ -182,16 +186,33 @@ class Gates:
             self.keys[key] = n
         else:
             del self.keys[key]
+        if not self.unpark(key):
+            self.spare(key)
+
+    def spare(self, key: str) -> None:
+        """A slot of ``key`` came free and no task here waits for it (see SharedGates)."""
+
+    def unpark(self, key: str) -> bool:
+        """The first ready task parked on ``key`` goes back to its run; False if none."""
         line = self.parked.get(key)
+        found = False
         while line:
             sched, rec = line.popleft()
             sched.n_parked -= 1
             if rec.status is READY:
                 Scheduler.push(sched, rec)
                 sched.wake()
+                found = True
                 break
         if line is not None and not line:
             del self.parked[key]
+        return found
+
+    async def settle(self) -> None:
+        """Wait for what the gates still send elsewhere (nothing here; see SharedGates)."""
+
+    async def close(self) -> None:
+        """Give back what the gates hold elsewhere (nothing here; see SharedGates)."""
 
 
 def needs_gates(workflow: Any, agents: Any) -> bool:
@@ -371,7 +392,7 @@ class GatedScheduler(Scheduler):
         while route.size:
             head = route.head()
             key = self._key(head.task)
-            if key is not None and gates.keys.get(key[0], 0) >= key[1]:
+            if key is not None and gates.full(key[0], key[1]):
                 route.pop()
                 self._note(f"concurrency key {key[0]!r}", head)
                 gates.parked.setdefault(key[0], deque()).append((self, head))

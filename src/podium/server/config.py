@@ -33,6 +33,7 @@ class ServerConfig:
     resume: bool = True  # resume unfinished runs found in the store at start
     backend: str = "local"  # where agents run: local or ray (Ray actors)
     ray_address: str | None = None  # with backend ray: the cluster; None: RAY_ADDRESS or local
+    gates: str | None = None  # a Redis URL: concurrency keys shared with other servers
     events_kept: int = 100_000  # events kept for SSE clients that reconnect (Last-Event-ID)
 
     def check(self) -> None:

@@ -51,7 +51,10 @@ class Service:
         self.store = open_store(config.db)
         self.store.lease_ttl = config.lease_ttl
         self.orch = Orchestrator(
-            store=self.store, backend=config.backend, ray_address=config.ray_address
+            store=self.store,
+            backend=config.backend,
+            ray_address=config.ray_address,
+            gates=config.gates,
         )
         self.hub = EventHub(config.events_kept)
         self.metrics = Metrics(self)

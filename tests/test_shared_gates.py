@@ -1,0 +1,189 @@
+"""Concurrency keys shared through Redis (podium.engine.shared_gates), with the real Redis:
+two orchestrators on one key never exceed its max together, and the slot of a process that
+was killed comes back after its TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from _redis import REDIS_URL, redis_namespace
+from podium import Orchestrator, Workflow
+from podium.engine.gates import Gates
+from podium.engine.shared_gates import SharedGates
+from podium.errors import ValidationError
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def overlap(spans: list[tuple[float, float]]) -> int:
+    """The most spans open at one time (an end at the same instant as a start comes first)."""
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    most = n = 0
+    for _, d in events:
+        n += d
+        most = max(most, n)
+    return most
+
+
+async def test_two_orchestrators_never_exceed_a_shared_key_together() -> None:
+    async with redis_namespace() as ns:
+        spans: list[tuple[float, float]] = []
+        orchs = [
+            Orchestrator(gates=SharedGates(REDIS_URL, prefix=f"{ns}:gates", poll=0.01))
+            for _ in range(2)
+        ]
+        for i, orch in enumerate(orchs):
+
+            @orch.agent(name=f"worker{i}", capabilities=["work"], capacity=10)
+            async def work(ctx: object) -> None:
+                start = time.monotonic()
+                await asyncio.sleep(0.02)
+                spans.append((start, time.monotonic()))
+
+        def workflow() -> Workflow:
+            wf = Workflow("tenants")
+            for j in range(15):
+                wf.task(f"t{j}", capability="work", concurrency={"key": "tenant-a", "max": 3})
+            return wf
+
+        try:
+            results = await asyncio.gather(*(o.run(workflow()) for o in orchs))
+        finally:
+            for o in orchs:
+                await o.close()
+        assert [r.status.value for r in results] == ["completed", "completed"]
+        assert len(spans) == 30
+        assert overlap(spans) <= 3
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:  # every slot went back to Redis when its last task ended
+            assert await client.zcard(f"{ns}:gates:key:tenant-a") == 0
+        finally:
+            await client.aclose()
+
+
+HOLDER = """
+import asyncio, sys
+from podium import Orchestrator, Workflow
+from podium.engine.shared_gates import SharedGates
+
+async def main():
+    orch = Orchestrator(gates=SharedGates(sys.argv[1], prefix=sys.argv[2], ttl=1.0))
+
+    @orch.agent(name="holder", capabilities=["work"])
+    async def hold(ctx):
+        print("holding", flush=True)
+        await asyncio.sleep(3600)
+
+    wf = Workflow("holder")
+    wf.task("hold", capability="work", concurrency={"key": "gpu-box", "max": 1})
+    await orch.run(wf)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_holders_slot_comes_back_after_its_ttl(tmp_path: Path) -> None:
+    async with redis_namespace() as ns:
+        import redis.asyncio as aioredis
+
+        script = tmp_path / "holder.py"
+        script.write_text(textwrap.dedent(HOLDER))
+        env = {**os.environ, "PYTHONPATH": SRC}
+        proc = subprocess.Popen(
+            [sys.executable, str(script), REDIS_URL, f"{ns}:gates"],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        client = aioredis.Redis.from_url(REDIS_URL)
+        name = f"{ns}:gates:key:gpu-box"
+        try:
+            line = await asyncio.to_thread(proc.stdout.readline)  # type: ignore[union-attr]
+            assert line.strip() == b"holding"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            held = await client.zrange(name, 0, -1, withscores=True)
+            assert len(held) == 1  # the dead process's slot is still counted
+            dead, expires_ms = held[0]
+
+            seen: dict[str, object] = {}
+            orch = Orchestrator(gates=SharedGates(REDIS_URL, prefix=f"{ns}:gates", ttl=1.0))
+
+            @orch.agent(name="next", capabilities=["work"])
+            async def after(ctx: object) -> None:
+                secs, micros = await client.time()
+                seen["now_ms"] = secs * 1000 + micros // 1000
+                seen["dead"] = await client.zscore(name, dead)
+
+            wf = Workflow("after")
+            wf.task("go", capability="work", concurrency={"key": "gpu-box", "max": 1})
+            try:
+                result = await asyncio.wait_for(orch.run(wf), 30)
+            finally:
+                await orch.close()
+            assert result.status.value == "completed"
+            assert seen["dead"] is None  # it started only once the dead slot had gone
+            assert seen["now_ms"] >= expires_ms  # and that was not before its TTL ran out
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            await client.aclose()
+
+
+def test_gates_default_plain_and_bad_url_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PODIUM_GATES", raising=False)
+    assert type(Orchestrator().gates) is Gates
+    monkeypatch.setenv("PODIUM_GATES", "redis://127.0.0.1:6379/0")
+    gates = Orchestrator().gates
+    assert isinstance(gates, SharedGates) and gates.url == "redis://127.0.0.1:6379/0"
+    with pytest.raises(ValidationError, match="not a Redis URL"):
+        Orchestrator(gates="localhost:6379")
+
+
+async def test_podium_run_with_gates(tmp_path: Path) -> None:
+    async with redis_namespace() as ns:
+        (tmp_path / "keyed.yaml").write_text(
+            textwrap.dedent(
+                f"""
+                name: keyed
+                agents:
+                  - {{name: worker, handler: keyed_agents:work, capabilities: [work]}}
+                capabilities:
+                  work:
+                    concurrency: {{key: "{ns}-{{input.n}}", max: 1}}
+                tasks:
+                  - {{id: a, capability: work, input: {{n: 1}}}}
+                  - {{id: b, capability: work, input: {{n: 1}}}}
+                """
+            )
+        )
+        (tmp_path / "keyed_agents.py").write_text("def work(ctx):\n    return 1\n")
+
+        def podium(*args: str) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "PYTHONPATH": SRC}
+            env.pop("PODIUM_GATES", None)
+            return subprocess.run(
+                [sys.executable, "-m", "podium", *args],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                env=env,
+            )
+
+        ok = await asyncio.to_thread(podium, "run", "keyed.yaml", "--gates", REDIS_URL)
+        assert ok.returncode == 0, ok.stderr
+        assert "2 completed" in ok.stdout
+        bad = await asyncio.to_thread(podium, "run", "keyed.yaml", "--gates", "localhost:6379")
+        assert bad.returncode == 2
+        assert "'localhost:6379' (--gates, PODIUM_GATES) is not a Redis URL" in bad.stderr
+        assert "Traceback" not in bad.stderr
