@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _redis import REDIS_URL, redis_namespace
-from podium import Orchestrator, Workflow
+from podium import Agent, Orchestrator, Workflow
 from podium.engine.gates import Gates
 from podium.engine.shared_gates import SharedGates
 from podium.errors import ValidationError
@@ -74,7 +74,7 @@ async def test_two_orchestrators_never_exceed_a_shared_key_together() -> None:
 
 HOLDER = """
 import asyncio, sys
-from podium import Orchestrator, Workflow
+from podium import Agent, Orchestrator, Workflow
 from podium.engine.shared_gates import SharedGates
 
 async def main():
@@ -187,3 +187,44 @@ async def test_podium_run_with_gates(tmp_path: Path) -> None:
         assert bad.returncode == 2
         assert "'localhost:6379' (--gates, PODIUM_GATES) is not a Redis URL" in bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+class Metered(Agent):
+    def estimate_usage(self, task: object) -> tuple[float, int]:
+        return 0.0, 100
+
+
+@pytest.mark.parametrize(
+    ("limit", "most"),
+    [({"requests": 4, "per": 0.3}, 4), ({"tokens": 300, "per": 0.3}, 3)],
+    ids=["requests", "tokens"],
+)
+async def test_two_orchestrators_share_a_rate_limit(limit: dict[str, float], most: int) -> None:
+    async with redis_namespace() as ns:
+        starts: list[float] = []
+
+        async def call(ctx: object) -> None:
+            starts.append(time.monotonic())
+
+        orchs = [
+            Orchestrator(gates=SharedGates(REDIS_URL, prefix=f"{ns}:gates", poll=0.01))
+            for _ in range(2)
+        ]
+        for orch in orchs:  # the same API, called from two processes
+            orch.register(Metered("api", ["api"], 10, handler=call, rate_limit=limit))
+
+        def workflow() -> Workflow:
+            wf = Workflow("calls")
+            for i in range(8):
+                wf.task(f"c{i}", capability="api")
+            return wf
+
+        try:
+            results = await asyncio.gather(*(o.run(workflow()) for o in orchs))
+        finally:
+            for o in orchs:
+                await o.close()
+        assert [r.status.value for r in results] == ["completed", "completed"]
+        assert len(starts) == 16
+        for t in starts:  # no window of `per` seconds holds more starts than the limit
+            assert sum(1 for u in starts if t <= u < t + 0.3) <= most

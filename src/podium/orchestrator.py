@@ -55,7 +55,8 @@ class Orchestrator(LiveAgents):
     URL for `podium.stores.open_store` (``"runs.db"``, ``"sqlite:///runs.db"``,
     ``"postgresql://user@host/db"``, ``"memory"``). Without one, nothing is recorded.
 
-    ``gates="redis://host:6379/0"`` (or ``PODIUM_GATES``) shares concurrency keys with every
+    ``gates="redis://host:6379/0"`` (or ``PODIUM_GATES``) shares concurrency keys and rate
+    limits with every
     orchestrator, in any process, that names the same Redis (see docs/resources.md).
 
     ``backend="ray"`` runs every agent whose work is Python code (functions, classes, ``kind:
@@ -109,7 +110,7 @@ class Orchestrator(LiveAgents):
         self.pools: dict[str, AgentPool] = {}
         self._supervisor = Supervisor(self)
         # concurrency keys and rate limits, shared by every run of this orchestrator; with a
-        # Redis URL (or PODIUM_GATES) concurrency keys are shared with other processes too
+        # Redis URL (or PODIUM_GATES) keys and rate limits are shared with other processes too
         self.gates = open_gates(gates if gates is not None else os.environ.get("PODIUM_GATES"))
         self.store: Store | None = None
         self._owns_store = False

@@ -117,7 +117,7 @@ GatesOpt = Annotated[
         "--gates",
         envvar="PODIUM_GATES",
         metavar="URL",
-        help="Share concurrency keys with other processes through this Redis "
+        help="Share concurrency keys and rate limits with other processes through this Redis "
         "(redis://HOST:6379/0; docs/resources.md).",
     ),
 ]

@@ -175,6 +175,9 @@ class Gates:
         for name, n in request.items():
             held[name] -= n
 
+    def attach(self, sched: GatedScheduler) -> None:
+        """A run's scheduler now uses these gates (SharedGates wakes them)."""
+
     def full(self, key: str, most: int) -> bool:
         """Whether a task with ``key`` must wait (the caller parks it then)."""
         return self.keys.get(key, 0) >= most
@@ -250,6 +253,7 @@ class GatedScheduler(Scheduler):
         self.wake = wake
         self.wake_in = wake_in
         self.n_parked = 0
+        gates.attach(self)
         caps = workflow.capabilities
         self._cap_rules = caps
         run_rule = workflow.rate_limit

@@ -1,4 +1,4 @@
-"""Concurrency keys shared through Redis by every process that names the same server.
+"""Concurrency keys (and rate limits) shared through Redis by every process naming it.
 
 `SharedGates` is `Gates` (engine.gates) whose concurrency keys count the tasks of every
 orchestrator on one Redis, not only this one's. The scheduler stays pure and never waits on
@@ -21,7 +21,8 @@ stalls for more than ``ttl`` seconds while it holds slots (its slots would expir
 to others while its tasks still run). Waiting tasks of different processes are served in the
 order their processes ask, not first come first served across processes.
 
-Rate limits and resource requests are not shared: they stay per orchestrator.
+Rate limits are shared too, with grants taken ahead of time (engine.shared_rates). Resource
+requests are not: an agent's totals are its own process's.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ import logging
 import os
 import secrets
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .gates import Gates
+from .gates import Gates, Window
 from .status import READY
 
 __all__ = ["SharedGates", "open_gates"]
@@ -75,7 +77,7 @@ return lost
 
 
 class SharedGates(Gates):
-    """`Gates` whose concurrency keys are shared through Redis at ``url``."""
+    """`Gates` whose concurrency keys and rate limits are shared through Redis at ``url``."""
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class SharedGates(Gates):
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._scheds: weakref.WeakSet[Any] = weakref.WeakSet()  # woken when grants come
 
     def __repr__(self) -> str:
         return f"SharedGates({self.url!r}, ttl={self.ttl})"
@@ -135,7 +138,34 @@ class SharedGates(Gates):
             del self.slots[key]
         self._giving.add(self._spawn(self._give_back(key, [slot])))
 
+    def attach(self, sched: Any) -> None:
+        self._scheds.add(sched)
+
+    def wake_all(self) -> None:
+        for sched in list(self._scheds):
+            sched.wake()
+
+    def window(self, name: str, rule: dict[str, Any]) -> Window:
+        from .shared_rates import SharedWindow
+
+        w = self.windows.get(name)
+        if w is None or (w.requests, w.tokens, w.per) != (
+            rule["requests"],
+            rule["tokens"],
+            rule["per"],
+        ):
+            w = SharedWindow(self, name, rule["requests"], rule["tokens"], rule["per"])
+            self.windows[name] = w
+        return w
+
     # -- Redis (background tasks on the running loop) --------------------------------------
+
+    def _scripts(self) -> dict[str, Any]:
+        self._redis()
+        return self._rate_scripts
+
+    def _warn(self, exc: BaseException) -> None:
+        log.warning("shared gates at %s: %s", self.url, exc)
 
     def _redis(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -146,6 +176,12 @@ class SharedGates(Gates):
             self._loop = loop
             self._acquire = self._client.register_script(_ACQUIRE)
             self._refresh = self._client.register_script(_REFRESH)
+            from .shared_rates import _GRANT, _REPORT
+
+            self._rate_scripts = {
+                "grant": self._client.register_script(_GRANT),
+                "report": self._client.register_script(_REPORT),
+            }
             self._refresher = None
         return self._client
 
@@ -244,6 +280,10 @@ class SharedGates(Gates):
         await self.settle()
         if self._refresher is not None:
             self._refresher.cancel()
+        busy = [t for t in self._tasks if not t.done()]
+        for t in busy:  # asking for slots or grants nothing waits for any more
+            t.cancel()
+        await asyncio.gather(*busy, return_exceptions=True)
         slots, self.slots = self.slots, {}
         for key, held in slots.items():
             if held:
