@@ -29,7 +29,8 @@ MARGIN = 0.25  # seconds the window in Redis is longer than ``per`` (must exceed
 PREFETCH = 16  # at most this many grants asked for at once
 
 # KEYS: the window's requests, its tokens; ARGV: requests (-1: none), tokens (-1: none),
-# window in ms, tokens per grant, then the grant ids -> how many were granted
+# window in ms, tokens per grant, then the grant ids -> how many were granted, or when none
+# was, minus the ms until the oldest entry leaves the window
 _GRANT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -59,7 +60,12 @@ for i = 5, #ARGV do
 end
 redis.call('PEXPIRE', KEYS[1], span)
 redis.call('PEXPIRE', KEYS[2], span)
-return got
+if got > 0 then return got end
+local key = KEYS[2]
+if most >= 0 and nreq >= most then key = KEYS[1] end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return 0 end
+return -math.max(1, tonumber(oldest[2]) + span - now)
 """
 
 # KEYS: the window's tokens; ARGV: the estimate's entry (or ''), window in ms, the report's
@@ -171,12 +177,12 @@ class SharedWindow(Window):
                     gates._warn(exc)
                     got = 0
                     await asyncio.sleep(max(gates.poll, 1.0))
-                if got:
+                if got > 0:
                     until = gates.clock() + HOLD
                     self.grants.extend((until, gid, each) for gid in ids[:got])
                     gates.wake_all()
-                else:  # the runs ask again (wait) when they poll; then this goes on
-                    await asyncio.sleep(gates.poll)
+                else:  # nothing before the oldest entry leaves; the runs' polls add demand
+                    await asyncio.sleep(max(gates.poll, -got / 1000))
         finally:
             self.asking = False
 
