@@ -228,3 +228,28 @@ async def test_two_orchestrators_share_a_rate_limit(limit: dict[str, float], mos
         assert len(starts) == 16
         for t in starts:  # no window of `per` seconds holds more starts than the limit
             assert sum(1 for u in starts if t <= u < t + 0.3) <= most
+
+
+def test_run_sync_again_and_again(caplog: pytest.LogCaptureFixture) -> None:
+    """Each run_sync has its own event loop: the gates open Redis again on the new one and
+    wake no run of a loop that is gone."""
+    with caplog.at_level("WARNING", logger="podium.gates"):
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        except Exception as exc:
+            from _redis import skip_or_fail
+
+            skip_or_fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        prefix = f"podium-test-sync-{os.getpid()}:gates"
+        orch = Orchestrator(gates=SharedGates(REDIS_URL, prefix=prefix, poll=0.01))
+        orch.register(
+            Agent("sync-api", ["w"], 4, handler=lambda ctx: 1, rate_limit={"requests": 50})
+        )
+        for _ in range(3):
+            wf = Workflow("again")
+            for i in range(6):
+                wf.task(f"t{i}", capability="w", concurrency={"key": "again", "max": 2})
+            assert orch.run_sync(wf).status.value == "completed"
+    assert not caplog.records, [r.getMessage() for r in caplog.records]

@@ -143,7 +143,8 @@ class SharedGates(Gates):
 
     def wake_all(self) -> None:
         for sched in list(self._scheds):
-            sched.wake()
+            if sched._ready:  # only runs with tasks that wait (a finished run's loop is gone)
+                sched.wake()
 
     def window(self, name: str, rule: dict[str, Any]) -> Window:
         from .shared_rates import SharedWindow
