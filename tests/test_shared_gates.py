@@ -253,3 +253,23 @@ def test_run_sync_again_and_again(caplog: pytest.LogCaptureFixture) -> None:
                 wf.task(f"t{i}", capability="w", concurrency={"key": "again", "max": 2})
             assert orch.run_sync(wf).status.value == "completed"
     assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_a_server_shares_its_gates(tmp_path: Path) -> None:
+    from podium.server.config import ServerConfig
+    from podium.server.service import Service
+
+    config = ServerConfig(db=str(tmp_path / "runs.db"), gates=REDIS_URL, insecure_no_auth=True)
+    gates = Service(config).orch.gates
+    assert isinstance(gates, SharedGates) and gates.url == REDIS_URL
+    env = {**os.environ, "PYTHONPATH": SRC}
+    serve = ["serve", "--insecure-no-auth", "--port", "0", "--db", str(tmp_path / "runs.db")]
+    bad = subprocess.run(
+        [sys.executable, "-m", "podium", *serve, "--gates", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "'nope' (--gates, PODIUM_GATES) is not a Redis URL" in bad.stderr
