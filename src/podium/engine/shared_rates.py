@@ -24,8 +24,8 @@ from .gates import Window
 
 __all__ = ["HOLD", "MARGIN", "SharedWindow"]
 
-HOLD = 0.05  # seconds a grant may wait here for its task before it is dropped
-MARGIN = 0.25  # seconds the window in Redis is longer than ``per`` (must exceed HOLD)
+HOLD = 0.2  # seconds a grant may wait here for its task before it is dropped
+MARGIN = 0.35  # seconds the window in Redis is longer than ``per`` (must exceed HOLD)
 PREFETCH = 16  # at most this many grants asked for at once
 
 # KEYS: the window's requests, its tokens; ARGV: requests (-1: none), tokens (-1: none),
