@@ -162,12 +162,14 @@ def _add_tasks(wf: Workflow, spec: WorkflowSpec, source: str | None, prefix: str
                 task=t.id,
                 field="capability",
             )
-        try:
-            resources = check_resources(t.resources, owner=f"task {excerpt(t.id)}", task=t.id)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"{prefix}{exc.message}", file=source, task=t.id, field=exc.field
-            ) from None
+        resources = None
+        if t.resources is not None:  # (the owner's excerpt costs a repr: only when needed)
+            try:
+                resources = check_resources(t.resources, owner=f"task {excerpt(t.id)}", task=t.id)
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"{prefix}{exc.message}", file=source, task=t.id, field=exc.field
+                ) from None
         retry = None
         if t.retry is not None:
             retry = Retry(**t.retry.model_dump())
