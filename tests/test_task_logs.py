@@ -196,8 +196,9 @@ async def test_logs_are_bounded(orch: podium.Orchestrator) -> None:
     result = await orch.run(wf)
     t = result.tasks["t"]
     assert len(t.logs) == task_logs.MAX_LINES
-    assert t._logs_dropped == 501  # type: ignore[attr-defined]
-    assert t.logs[-1][3] == "999"
+    assert t.logs[-2][3] == str(task_logs.MAX_LINES - 2)
+    assert t.logs[-1][3].startswith("(at most 1,000 lines are kept per task")
+    assert t._logs_dropped == 502  # type: ignore[attr-defined]
 
 
 async def test_a_task_that_writes_nothing_has_no_logs(orch: podium.Orchestrator) -> None:

@@ -9,8 +9,8 @@ names the right attempt until the handler ends. While any run captures,
 to that task, and everything else to the real stream; a handler on the root logger does the
 same for log records. A task that writes nothing pays one list store per attempt.
 
-Each task keeps at most `MAX_LINES` lines of at most `MAX_LINE` characters; past that it keeps a
-count of what it dropped. Lines are ``(at, attempt, stream, text)`` with ``stream`` one of
+Each task keeps at most `MAX_LINES` lines of at most `MAX_LINE` characters; its last kept line
+then says that later ones are dropped (and ``_logs_dropped`` counts them). Lines are ``(at, attempt, stream, text)`` with ``stream`` one of
 ``stdout``, ``stderr``, ``log`` (the ``logging`` module; ``text`` starts with the level) and
 ``ctx`` (`Context.log`).
 """
@@ -54,17 +54,16 @@ def emit(ctx: Context, stream: str, text: str) -> None:
     lines = getattr(rec, "_logs", None)
     if lines is None:
         lines = rec._logs = []
-    if len(lines) >= MAX_LINES:
+    if len(lines) >= MAX_LINES - 1:  # the last line kept says that the rest is dropped
         rec._logs_dropped = getattr(rec, "_logs_dropped", 0) + 1
-        return
+        if len(lines) >= MAX_LINES:
+            return
+        text = f"(at most {MAX_LINES:,} lines are kept per task: later lines are dropped)"
     if len(text) > MAX_LINE:
         text = text[:MAX_LINE] + " ... (cut)"
     line = (time.time(), ctx.attempt, stream, text)
     lines.append(line)
     run = ctx._run
-    on_log = getattr(run, "on_log", None)
-    if on_log is not None:
-        on_log(rec.id, line)
     sink = run._sink
     if sink is not None:
         sink(
