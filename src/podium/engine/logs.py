@@ -10,9 +10,9 @@ to that task, and everything else to the real stream; a handler on the root logg
 same for log records. A task that writes nothing pays one list store per attempt.
 
 Each task keeps at most `MAX_LINES` lines of at most `MAX_LINE` characters; its last kept line
-then says that later ones are dropped (and ``_logs_dropped`` counts them). Lines are ``(at, attempt, stream, text)`` with ``stream`` one of
-``stdout``, ``stderr``, ``log`` (the ``logging`` module; ``text`` starts with the level) and
-``ctx`` (`Context.log`).
+then says that later ones are dropped (and ``_logs_dropped`` counts them). Lines are ``(at,
+attempt, stream, text)`` with ``stream`` one of ``stdout``, ``stderr``, ``log`` (the
+``logging`` module; ``text`` starts with the level) and ``ctx`` (`Context.log`).
 """
 
 from __future__ import annotations
