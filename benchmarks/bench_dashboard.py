@@ -142,12 +142,70 @@ async def main(rounds: int) -> None:
                 f"ratio to raw asyncio gather {best / N / raw:.1f}x)"
             )
         print(f"raw asyncio gather of {N:,} no-op coroutines: {raw * N * 1000:.2f} ms")
+        await parts(url, key, rounds, raw)
     finally:
         if browser is not None:
             browser.close()
         proc.terminate()
         proc.wait()
     print(f"load average at the end {os.getloadavg()[0]:.2f} (target: a page costs < 10%)")
+
+
+async def _stream(url: str, key: str, run_id: str) -> None:
+    """What the run page's event stream asks for (rows, this run, from its first event),
+    read and discarded as fast as it comes."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"GET /api/v1/events?format=rows&run={run_id}&last_id=0 HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+    try:
+        while await reader.read(1 << 20):
+            pass
+    finally:
+        writer.close()
+
+
+async def _part(url: str, key: str, mode: str) -> float:
+    """The server's CPU seconds for one fan-out with the run page's requests, without a
+    browser: its event stream, its loading requests (the graph and the header), or both."""
+    c = Conn(url, key)
+    before = cpu(PID[0])
+    status, data = await c.request("POST", "/api/v1/runs", json.dumps(fanout(N)).encode())
+    assert status == 201, data
+    run_id = json.loads(data)["run_id"]
+    watcher = asyncio.ensure_future(_stream(url, key, run_id)) if "stream" in mode else None
+    if "load" in mode:
+        page = Conn(url, key)
+        await page.request("GET", f"/api/v1/runs/{run_id}/dag")
+        await page.request("GET", f"/api/v1/runs/{run_id}?tasks=false")
+        page.close()
+    doc = await wait_run(c, run_id)
+    used = cpu(PID[0]) - before
+    if watcher is not None:
+        watcher.cancel()
+    c.close()
+    assert doc["status"] == "completed", doc
+    return used
+
+
+async def parts(url: str, key: str, rounds: int, raw: float) -> None:
+    """Which part of the run page costs the server: its event stream (the issue's figure)
+    or loading a 10,000-task page once (the graph's shape and every task's state)."""
+    modes = ("none", "stream", "load", "stream + load")
+    used: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for m in modes:
+            used[m].append(await _part(url, key, m))
+    base = sorted(used["none"])[len(used["none"]) // 2]
+    for m in modes[1:]:
+        mid = sorted(used[m])[len(used[m]) // 2]
+        print(
+            f"server CPU, median of {rounds}, run page's {m:<13} {mid:.3f} s vs {base:.3f} s "
+            f"without: {(mid / base - 1) * 100:+.1f}% (ratio to raw asyncio gather "
+            f"{mid / N / raw:.1f}x)"
+        )
 
 
 if __name__ == "__main__":

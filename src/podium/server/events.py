@@ -17,6 +17,7 @@ server or accept a gap.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import deque
@@ -31,6 +32,7 @@ __all__ = ["EventHub"]
 INTERVAL = 0.05
 PING = 15.0  # seconds between keep-alive comments on an idle stream
 QUEUE = 256  # chunks a slow client may fall behind before it is dropped (it can reconnect)
+_FIRST_KEPT = 10_000  # runs whose first event id is remembered (see EventHub.stream)
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
@@ -56,6 +58,9 @@ class EventHub:
         self._buf: list[tuple[Any, ...]] = []
         # [id, run_id, agent, raw, encoded or None]
         self._ring: deque[list[Any]] = deque(maxlen=keep)
+        # each run's first event id in the ring: a client following one run from its start
+        # (the dashboard's run page) reads the ring from there, not all of it
+        self._first: dict[str, int] = {}
         self._subs: set[_Sub] = set()
         self._next = time.time_ns() // 1000
         self._task: asyncio.Task[None] | None = None
@@ -116,10 +121,17 @@ class EventHub:
             observe(batch)
         entries = []
         n = self._next
+        first = self._first
         for raw in batch:
             n += 1
-            entries.append([n, raw[0], _agent_of(raw), raw, None])
+            rid = raw[0]
+            if rid is not None and rid not in first:
+                first[rid] = n
+            entries.append([n, rid, _agent_of(raw), raw, None])
         self._next = n
+        if len(first) > _FIRST_KEPT:  # forget runs whose events left the ring
+            oldest = self._ring[0][0] if self._ring else n
+            self._first = {r: i for r, i in first.items() if i >= oldest}
         self._ring.extend(entries)
         if self._subs:
             self._send(entries)
@@ -163,7 +175,13 @@ class EventHub:
         sub = _Sub(run, agent, rows)
         backlog = []
         if last_id is not None:
-            backlog = [e for e in self._ring if e[0] > last_id and sub.wants(e[1], e[2])]
+            if run is not None and run in self._first:
+                last_id = max(last_id, self._first[run] - 1)
+            ring = self._ring
+            # ids are consecutive: skip what is older than last_id without looking at it
+            skip = last_id - ring[0][0] + 1 if ring else 0
+            kept = itertools.islice(ring, skip, None) if skip > 0 else ring
+            backlog = [e for e in kept if e[0] > last_id and sub.wants(e[1], e[2])]
         self._subs.add(sub)
         try:
             missed = _rows(backlog) if rows else b"".join(_encoded(e) for e in backlog)
