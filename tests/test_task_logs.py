@@ -183,6 +183,31 @@ async def test_capture_off_leaves_print_alone(capsys: pytest.CaptureFixture[str]
     assert "plain" in capsys.readouterr().out
 
 
+async def test_the_proxies_behave_like_the_real_streams(
+    orch: podium.Orchestrator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Code that reaches past ``write`` (``buffer``, ``errors``, ``fileno``) still works
+    while podium captures; bytes written to the buffer go straight to the real stream."""
+
+    @orch.agent(name="a", capabilities=["x"])
+    def handler(ctx: podium.Context) -> str:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"raw bytes\n")
+        sys.stdout.buffer.flush()
+        print("text", file=sys.stderr)
+        return f"{sys.stdout.errors}/{sys.stderr.fileno() >= 0}/{sys.stdout.isatty()}"
+
+    orch.echo_logs = False
+    wf = podium.Workflow("w")
+    wf.task("t", capability="x")
+    result = await orch.run(wf)
+    t = result.tasks["t"]
+    assert t.status == "completed", t.error
+    assert t.result.endswith("/True/False")
+    assert texts(t) == ["text"]
+    assert "raw bytes" in capfd.readouterr().out
+
+
 async def test_logs_are_bounded(orch: podium.Orchestrator) -> None:
     @orch.agent(name="a", capabilities=["x"])
     def handler(ctx: podium.Context) -> None:

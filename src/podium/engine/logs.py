@@ -124,6 +124,15 @@ class _Stream(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._real, "encoding", "utf-8")
 
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._real, "errors", None)
+
+    def __getattr__(self, name: str) -> Any:
+        # what this proxy does not define (``buffer``, ``reconfigure``, ...) is the real
+        # stream's: bytes written to ``sys.stdout.buffer`` go straight out, not to the task
+        return getattr(self._real, name)
+
     def end(self, run: Any) -> None:
         """``run`` ends: keep what its tasks wrote without a final newline."""
         for ctx in [c for c in self._partial if c._run is run]:
