@@ -169,8 +169,10 @@ def capturing(on: bool) -> None:
             _users += 1
             if _users == 1:
                 _saved = (sys.stdout, sys.stderr)
-                sys.stdout = _Stream(sys.stdout, "stdout")
-                sys.stderr = _Stream(sys.stderr, "stderr")
+                if sys.stdout is not None:  # None without a console (pythonw, some daemons)
+                    sys.stdout = _Stream(sys.stdout, "stdout")
+                if sys.stderr is not None:
+                    sys.stderr = _Stream(sys.stderr, "stderr")
                 _handler = _Handler()
                 logging.getLogger().addHandler(_handler)
             return
