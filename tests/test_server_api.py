@@ -52,6 +52,9 @@ def test_a_run_from_json_goes_to_the_servers_agents(api: httpx.Client) -> None:
     assert doc["tasks"]["c"]["attempts"] == 2
     light = api.get(f"/api/v1/runs/{run_id}", params={"tasks": False}).json()
     assert "tasks" not in light and light["counts"]["completed"] == 3
+    full = api.get(f"/api/v1/runs/{run_id}").json()
+    full.pop("tasks")
+    assert light == full  # the finished run's header comes from its row, the same as in full
     graph = api.get(f"/api/v1/runs/{run_id}/graph").text
     assert graph.startswith("%% workflow: api-json") and "classDef completed" in graph
     logs = api.get(f"/api/v1/runs/{run_id}/logs", params={"task": "c"}).json()
