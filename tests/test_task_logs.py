@@ -208,6 +208,60 @@ async def test_the_proxies_behave_like_the_real_streams(
     assert "raw bytes" in capfd.readouterr().out
 
 
+async def test_an_echo_through_another_proxy_is_not_captured_twice(
+    orch: podium.Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live display puts its own stdout in place that writes to stderr (rich does): the
+    echoed line must not come back as the task's stderr."""
+    written: list[str] = []
+
+    class ToStderr:
+        def write(self, s: str) -> int:
+            written.append(s)
+            return sys.stderr.write("\x1b[2K" + s)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ToStderr())
+
+    @orch.agent(name="a", capabilities=["x"])
+    def handler(ctx: podium.Context) -> None:
+        print("once")
+
+    wf = podium.Workflow("w")
+    wf.task("t", capability="x")
+    result = await orch.run(wf)
+    assert [(s, t) for _, _, s, t in result.tasks["t"].logs] == [("stdout", "once")]
+    assert written == ["once\n"]
+
+
+async def test_a_live_display_that_prints_lines_does_not_feed_them_back(
+    orch: podium.Orchestrator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`podium run`'s display shows each line itself (``Run.on_log``), writing to the
+    terminal while the handler's context is current: that output is not the task's."""
+
+    @orch.agent(name="a", capabilities=["x"])
+    def handler(ctx: podium.Context) -> None:
+        print("shown once")
+
+    wf = podium.Workflow("w")
+    wf.task("t", capability="x")
+    run = orch.prepare(wf)
+    seen: list[str] = []
+
+    def show(task_id: str, line: tuple) -> None:  # type: ignore[type-arg]
+        seen.append(line[3])
+        print(f"[{task_id}] {line[3]}", file=sys.stderr)
+
+    run.on_log = show
+    run_result = await orch.execute(run)
+    assert seen == ["shown once"]
+    assert texts(run_result.tasks["t"]) == ["shown once"]
+    assert "[t] shown once" in capsys.readouterr().err
+
+
 async def test_logs_are_bounded(orch: podium.Orchestrator) -> None:
     @orch.agent(name="a", capabilities=["x"])
     def handler(ctx: podium.Context) -> None:

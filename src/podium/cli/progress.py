@@ -118,6 +118,7 @@ async def _live(run: Run, console: Console, interval: float) -> None:
                     (f"  {tid}: ", "cyan"), (line, "dim"), no_wrap=True, overflow="ellipsis"
                 )
 
+    capture = getattr(run, "capture_logs", False)
     progress = _Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -126,10 +127,19 @@ async def _live(run: Run, console: Console, interval: float) -> None:
         TextColumn("{task.fields[counts]}"),
         console=console,
         auto_refresh=False,  # refreshed from the poll below: no thread of its own
-        # print() in a handler goes above the bar, but only when stdout is this terminal too
-        redirect_stdout=sys.stdout.isatty(),
-        redirect_stderr=True,
+        # print() in a handler goes above the bar, but only when stdout is this terminal too;
+        # a run that captures its handlers' output shows their lines above the bar itself
+        redirect_stdout=sys.stdout.isatty() and not capture,
+        redirect_stderr=not capture,
     )
+    if capture and run.echo_logs:
+        run.echo_logs = False
+
+        def show(task_id: str, line: tuple[Any, ...]) -> None:
+            if line[2] in ("stdout", "stderr"):  # as print() would have shown them
+                console.print(Text(line[3]), soft_wrap=True, highlight=False, markup=False)
+
+        run.on_log = show
     with progress:
         bar = progress.add_task(run.workflow.name, total=run.total, counts="")
 

@@ -43,6 +43,7 @@ def current() -> Context | None:
 
 
 _lock = threading.Lock()
+_echo = threading.local()  # set while a proxy writes a task's line to the real stream
 _users = 0  # runs capturing now (several runs can share a process)
 _saved: tuple[Any, Any] | None = None
 _handler: logging.Handler | None = None
@@ -64,6 +65,12 @@ def emit(ctx: Context, stream: str, text: str) -> None:
     line = (time.time(), ctx.attempt, stream, text)
     lines.append(line)
     run = ctx._run
+    if run.on_log is not None:  # a live display shows it (it took the place of echoing);
+        _echo.on = True  # what it writes to the (proxied) terminal is not the task's again
+        try:
+            run.on_log(rec.id, line)
+        finally:
+            _echo.on = False
     sink = run._sink
     if sink is not None:
         sink(
@@ -88,6 +95,8 @@ class _Stream(io.TextIOBase):
         self._partial: dict[Context, str] = {}  # text an attempt wrote without a newline
 
     def write(self, s: str) -> int:
+        if getattr(_echo, "on", False):  # the real stream of one proxy writes to the other
+            return self._real.write(s)  # (a progress display's stdout proxy writes to stderr)
         ctx = current()
         if ctx is None or not ctx._run.capture_logs:
             return self._real.write(s)
@@ -101,10 +110,17 @@ class _Stream(io.TextIOBase):
             line = line.rstrip("\r")
             emit(ctx, self._name, line)
             if echo:  # whole lines, so concurrent tasks do not interleave mid-line
-                self._real.write(line + "\n")
+                self._echo(line)
         if rest:
             self._partial[ctx] = rest[: MAX_LINE + 1]
         return len(s)
+
+    def _echo(self, line: str) -> None:
+        _echo.on = True
+        try:
+            self._real.write(line + "\n")
+        finally:
+            _echo.on = False
 
     def flush(self) -> None:
         ctx = current()
@@ -139,7 +155,7 @@ class _Stream(io.TextIOBase):
             line = self._partial.pop(ctx)
             emit(ctx, self._name, line)
             if run.echo_logs:
-                self._real.write(line + "\n")
+                self._echo(line)
 
 
 class _Handler(logging.Handler):

@@ -94,6 +94,7 @@ class Run(RunReadout, LiveRun):
     gates: Gates | None = None  # concurrency keys and rate limits, shared by an orchestrator
     capture_logs = False  # send what handlers print and log to their tasks (engine.logs)
     echo_logs = True  # and still write what they print to the real stdout/stderr
+    on_log: Callable[[str, tuple[Any, ...]], None] | None = None  # each kept line, as written
 
     def __init__(
         self,
