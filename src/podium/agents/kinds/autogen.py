@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..._utils.code import import_ref, where
+from ..._utils.code import where
 from ...errors import HandlerError, ValidationError
 from ..agent import Agent
 from ._interop import TokenUsage, describe, task_text, to_json
@@ -51,14 +51,7 @@ class AutoGenKind(AgentKind):
     spec = AutoGenSpec
 
     def build(self, spec: AutoGenSpec, origin: Origin) -> Agent:
-        obj = import_ref(
-            spec.agent,
-            label=f"agent {spec.agent!r}",
-            base=origin.base,
-            file=origin.file,
-            agent=spec.name,
-            field="agent",
-        )
+        obj = origin.load(spec, "agent")
         options = spec.agent_options()
         if "capacity" not in spec.model_fields_set:
             options["capacity"] = None  # the default for what it names (1 for an object)

@@ -99,6 +99,21 @@ class Origin:
     def prefix(self) -> str:
         return f"{self.file}: " if self.file else ""
 
+    def load(self, spec: AgentSpec, field: str) -> Any:
+        """The object that ``spec``'s ``field`` names (``module:attr``), imported under the
+        rule for code a file names; errors name the file, the agent and the field."""
+        from ..._utils.code import import_ref
+
+        ref = getattr(spec, field)
+        return import_ref(
+            ref,
+            label=f"{field} {ref!r}",
+            base=self.base,
+            file=self.file,
+            agent=spec.name,
+            field=field,
+        )
+
 
 class AgentKind:
     """One way of running an agent. Subclass it, set ``name`` and ``spec``, define ``build``.

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..._utils.code import import_ref, where
+from ..._utils.code import where
 from ...errors import HandlerError
 from ..agent import Agent
 from ._interop import TokenUsage, describe, task_text, to_json
@@ -50,14 +50,7 @@ class CrewAIKind(AgentKind):
     spec = CrewAISpec
 
     def build(self, spec: CrewAISpec, origin: Origin) -> Agent:
-        obj = import_ref(
-            spec.crew,
-            label=f"crew {spec.crew!r}",
-            base=origin.base,
-            file=origin.file,
-            agent=spec.name,
-            field="crew",
-        )
+        obj = origin.load(spec, "crew")
         return CrewAIAgent(
             obj,
             deps_key=spec.deps_key,

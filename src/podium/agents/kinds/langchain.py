@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..._utils.code import import_ref, where
+from ..._utils.code import where
 from ...errors import HandlerError
 from ..agent import Agent
 from ._interop import TokenUsage, task_input, to_json
@@ -46,14 +46,7 @@ class LangChainKind(AgentKind):
     spec = LangChainSpec
 
     def build(self, spec: LangChainSpec, origin: Origin) -> Agent:
-        obj = import_ref(
-            spec.runnable,
-            label=f"runnable {spec.runnable!r}",
-            base=origin.base,
-            file=origin.file,
-            agent=spec.name,
-            field="runnable",
-        )
+        obj = origin.load(spec, "runnable")
         return LangChainAgent(
             obj,
             deps_key=spec.deps_key,
